@@ -1,0 +1,33 @@
+-- Long answers table: respondent x item, built from the codebooks (no per-wave SQL).
+with cells as (
+    select * from {{ ref('stg_survey__cells') }}
+),
+
+item_variables as (
+    select * from {{ ref('stg_survey__codebook_variables') }}
+    where role = 'item'
+),
+
+code_map as (
+    select * from {{ ref('stg_survey__codebook_values') }}
+)
+
+select
+    cells.wave_year,
+    {{ respondent_key('cells.wave_year', 'cells.respondent_source_id') }} as respondent_key,
+    item_variables.item_code,
+    try_cast(code_map.harmonised_value as integer) as harmonised_value,
+    case
+        when cells.source_code is null then 'system_missing'
+        else code_map.missing_reason
+    end as missing_reason,
+    cells.source_variable,
+    cells.source_code
+from cells
+inner join item_variables
+    on cells.wave_year = item_variables.wave_year
+    and cells.source_variable = item_variables.source_variable
+left join code_map
+    on cells.wave_year = code_map.wave_year
+    and cells.source_variable = code_map.source_variable
+    and cells.source_code = code_map.source_code

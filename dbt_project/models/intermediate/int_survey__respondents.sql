@@ -1,0 +1,45 @@
+-- One row per respondent and wave: the attribute variables named by each wave's codebook.
+with cells as (
+    select * from {{ ref('stg_survey__cells') }}
+),
+
+attribute_variables as (
+    select * from {{ ref('stg_survey__codebook_variables') }}
+    where role <> 'item'
+),
+
+code_map as (
+    select * from {{ ref('stg_survey__codebook_values') }}
+),
+
+attributes as (
+    select
+        cells.wave_year,
+        cells.respondent_source_id,
+        attribute_variables.role,
+        cells.source_code,
+        cells.source_text,
+        code_map.harmonised_value
+    from cells
+    inner join attribute_variables
+        on cells.wave_year = attribute_variables.wave_year
+        and cells.source_variable = attribute_variables.source_variable
+    left join code_map
+        on cells.wave_year = code_map.wave_year
+        and cells.source_variable = code_map.source_variable
+        and cells.source_code = code_map.source_code
+)
+
+select
+    wave_year,
+    respondent_source_id,
+    {{ respondent_key('wave_year', 'respondent_source_id') }} as respondent_key,
+    max(case when role = 'municipality_code'
+        then coalesce(source_text, lpad(cast(cast(source_code as bigint) as varchar), 7, '0')) end)
+        as municipality_code_delivered,
+    max(case when role = 'sex' then harmonised_value end) as sex,
+    max(case when role = 'age' then cast(source_code as integer) end) as age_years,
+    max(case when role = 'client' then cast(harmonised_value as boolean) end) as is_client,
+    max(case when role = 'weight' then source_code end) as weight_delivered
+from attributes
+group by wave_year, respondent_source_id

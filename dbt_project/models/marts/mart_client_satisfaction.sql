@@ -1,0 +1,41 @@
+-- Client overall satisfaction per wave: shares of the five answers and the top-2 box,
+-- over all clients asked, "hard to say" included in the denominator (the 2017 report's convention).
+with answers as (
+    select * from {{ ref('int_survey__answers') }}
+    where item_code = 'client_satisfaction'
+),
+
+respondents as (
+    select * from {{ ref('fct_respondent') }}
+),
+
+clients_asked as (
+    select
+        answers.wave_year,
+        answers.harmonised_value,
+        answers.missing_reason,
+        coalesce(respondents.weight, 1.0) as w,
+        respondents.has_delivered_weight
+    from answers
+    inner join respondents
+        on answers.respondent_key = respondents.respondent_key
+        and answers.wave_year = respondents.wave_year
+    where respondents.is_client
+        and (answers.harmonised_value is not null or answers.missing_reason = 'hard_to_say')
+)
+
+select
+    wave_year,
+    cast(count(*) as integer) as n_unweighted,
+    sum(w) as sum_of_weights,
+    bool_and(has_delivered_weight) as is_weighted,
+    sum(case when harmonised_value = 1 then w else 0 end) / sum(w) as share_fully,
+    sum(case when harmonised_value = 2 then w else 0 end) / sum(w) as share_rather,
+    sum(case when harmonised_value = 3 then w else 0 end) / sum(w) as share_rather_not,
+    sum(case when harmonised_value = 4 then w else 0 end) / sum(w) as share_not_at_all,
+    sum(case when missing_reason = 'hard_to_say' then w else 0 end) / sum(w) as share_hard_to_say,
+    sum(case when harmonised_value in (1, 2) then w else 0 end) / sum(w) as top2_share,
+    'all clients asked, incl. hard to say' as denominator_en,
+    'visi aptaujātie klienti, t.sk. grūti pateikt' as denominator_lv
+from clients_asked
+group by wave_year

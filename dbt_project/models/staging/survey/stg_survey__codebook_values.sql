@@ -1,0 +1,7 @@
+select
+    wave::integer as wave_year,
+    source_variable,
+    source_code,
+    harmonised_value,
+    missing_reason
+from {{ source('raw', 'codebook_values') }}

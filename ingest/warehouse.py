@@ -1,0 +1,243 @@
+"""Load delivered files into the DuckDB warehouse's raw tables, with an audit row per file.
+
+Each file is loaded in one transaction that replaces what the same wave (or
+municipality-year) held before, so a reload is idempotent and a failure
+leaves the raw tables as they were. A file whose checksum is already loaded
+for the same wave changes nothing and is recorded as 'unchanged'.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ingest.codebook import Codebook
+from ingest.errors import IngestError
+from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
+from ingest.readers.survey_file import SurveyDelivery, read_survey_file
+from ingest.settings import DBT_SEED_DIR
+
+ADMIN_VALUE_COLUMNS = [
+    "total", "women", "men", "age_0_17", "age_18_24", "age_25_54", "age_55_64",
+    "age_65_79", "age_80_89", "age_90_plus", "expenditure_eur",
+]
+
+DDL = """
+create schema if not exists raw;
+create schema if not exists audit;
+
+create table if not exists audit.file_loads (
+    load_id varchar not null,
+    source_kind varchar not null,          -- survey | admin
+    partition_key varchar not null,        -- wave year, or <atvk>/<year> for admin
+    file_name varchar not null,
+    file_path varchar not null,
+    sha256 varchar not null,
+    size_bytes bigint not null,
+    rows_loaded bigint,
+    status varchar not null,               -- loaded | unchanged | rejected
+    message varchar,
+    loaded_at timestamptz not null
+);
+
+create table if not exists raw.survey_waves (
+    wave integer not null, load_id varchar not null, source_file varchar not null, sha256 varchar not null,
+    scope varchar not null, delivery_format varchar not null, boundary_set varchar not null,
+    age_min integer not null, age_max integer not null, n_respondents integer not null,
+    has_weight boolean not null, title_lv varchar, title_en varchar, codebook_file varchar not null
+);
+create table if not exists raw.survey_cells (
+    wave integer not null, load_id varchar not null, row_number integer not null,
+    respondent_source_id varchar not null, variable varchar not null,
+    value_num double, value_text varchar
+);
+create table if not exists raw.survey_variables (
+    wave integer not null, load_id varchar not null, variable varchar not null, position integer not null,
+    label varchar, var_type varchar not null, user_missing varchar
+);
+create table if not exists raw.survey_value_labels (
+    wave integer not null, load_id varchar not null, variable varchar not null, code double not null,
+    label varchar
+);
+create table if not exists raw.codebook_variables (
+    wave integer not null, source_variable varchar not null, role varchar not null, item_code varchar
+);
+create table if not exists raw.codebook_values (
+    wave integer not null, source_variable varchar not null, source_code double not null,
+    harmonised_value varchar, missing_reason varchar
+);
+create table if not exists raw.admin_table_rows (
+    load_id varchar not null, source_file varchar not null, sheet varchar not null,
+    municipality_code varchar not null, municipality_name varchar, year integer not null,
+    excel_row integer not null, row_no varchar not null, service_type varchar, data_type varchar,
+    total varchar, women varchar, men varchar, age_0_17 varchar, age_18_24 varchar, age_25_54 varchar,
+    age_55_64 varchar, age_65_79 varchar, age_80_89 varchar, age_90_plus varchar,
+    expenditure_eur varchar, source_comment varchar
+);
+"""
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        con.execute(DDL)
+    return con
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None) -> None:
+    con.execute(
+        "insert into audit.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [load_id, kind, key, path.name, str(path), sha, path.stat().st_size, rows, status, message, _now()],
+    )
+
+
+def _already_loaded(con, kind: str, key: str, sha: str) -> bool:
+    """True when the latest successful load of this partition is this very file."""
+    row = con.execute(
+        """select sha256 from audit.file_loads
+           where source_kind = ? and partition_key = ? and status in ('loaded', 'unchanged')
+           order by loaded_at desc limit 1""",
+        [kind, key],
+    ).fetchone()
+    return row is not None and row[0] == sha
+
+
+def known_municipality_codes(boundary_set: str) -> set[str]:
+    seed = {"pre2021_119": "ref_municipalities_pre2021.csv"}.get(boundary_set, "ref_municipalities_2021.csv")
+    with (DBT_SEED_DIR / "reference" / seed).open(encoding="utf-8") as fh:
+        return {r["atvk_code"] for r in csv.DictReader(fh)}
+
+
+def _check_municipalities(delivery: SurveyDelivery, cb: Codebook) -> None:
+    var = cb.by_role("municipality_code").variable
+    cells = delivery.cells[delivery.cells["variable"] == var]
+    values = cells["value_text"].where(cells["value_text"].notna(), cells["value_num"].map(
+        lambda v: None if pd.isna(v) else f"{int(v):07d}"))
+    known = known_municipality_codes(cb.boundary_set)
+    bad = ~values.isin(known)
+    if bad.any():
+        first = cells[bad].iloc[0]
+        raise IngestError(delivery.path, f"municipality code unknown in boundary set {cb.boundary_set}",
+                          row=int(first["row_number"]), column=var, value=values[bad].iloc[0])
+
+
+def _reject(con, kind: str, key: str, path: Path, exc: IngestError) -> None:
+    sha = sha256_of(path) if path.exists() else ""
+    if path.exists():
+        _audit(con, str(uuid.uuid4()), kind, key, path, sha, None, "rejected", exc.describe())
+
+
+def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
+    """Load one wave file; returns a summary. Raises IngestError when rejected."""
+    path = Path(path)
+    key = str(cb.wave)
+    try:
+        delivery = read_survey_file(path, cb)
+        _check_municipalities(delivery, cb)
+    except IngestError as exc:
+        _reject(con, "survey", key, path, exc)
+        raise
+    sha = sha256_of(path)
+    if _already_loaded(con, "survey", key, sha):
+        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged")
+        return {"wave": cb.wave, "file": path.name, "status": "unchanged", "rows": 0}
+    load_id = str(uuid.uuid4())
+    cells = delivery.cells.assign(wave=cb.wave, load_id=load_id)
+    variables = delivery.variables.assign(wave=cb.wave, load_id=load_id)
+    value_labels = delivery.value_labels.assign(wave=cb.wave, load_id=load_id)
+    cb_vars = pd.DataFrame(cb.variable_rows(), columns=["wave", "source_variable", "role", "item_code"])
+    cb_vals = pd.DataFrame(cb.value_rows(), columns=["wave", "source_variable", "source_code",
+                                                     "harmonised_value", "missing_reason"])
+    wave_row = pd.DataFrame([{
+        "wave": cb.wave, "load_id": load_id, "source_file": path.name, "sha256": sha, "scope": cb.scope,
+        "delivery_format": cb.delivery_format, "boundary_set": cb.boundary_set, "age_min": cb.age_range[0],
+        "age_max": cb.age_range[1], "n_respondents": delivery.n_respondents, "has_weight": cb.weight is not None,
+        "title_lv": cb.title_lv, "title_en": cb.title_en, "codebook_file": cb.path.name,
+    }])
+    con.execute("begin transaction")
+    try:
+        for table, frame in (
+            ("survey_waves", wave_row), ("survey_cells", cells), ("survey_variables", variables),
+            ("survey_value_labels", value_labels), ("codebook_variables", cb_vars), ("codebook_values", cb_vals),
+        ):
+            con.execute(f"delete from raw.{table} where wave = ?", [cb.wave])
+            con.register("_frame", frame)
+            cols = [r[0] for r in con.execute(f"describe raw.{table}").fetchall()]
+            con.execute(f"insert into raw.{table} ({', '.join(cols)}) select {', '.join(cols)} from _frame")
+            con.unregister("_frame")
+        _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return {"wave": cb.wave, "file": path.name, "status": "loaded", "rows": len(cells),
+            "respondents": delivery.n_respondents}
+
+
+def load_admin_extract(con, path: Path, layout: dict | None = None) -> dict:
+    path = Path(path)
+    try:
+        extract: AdminExtract = read_admin_table(path, layout or load_layout())
+        if extract.municipality_code not in known_municipality_codes("post2021_43"):
+            raise IngestError(path, "municipality code in the title block is not a current ATVK code",
+                              sheet=extract.sheet, value=extract.municipality_code)
+    except IngestError as exc:
+        _reject(con, "admin", path.name, path, exc)
+        raise
+    key = f"{extract.municipality_code}/{extract.year}"
+    sha = sha256_of(path)
+    if _already_loaded(con, "admin", key, sha):
+        _audit(con, str(uuid.uuid4()), "admin", key, path, sha, 0, "unchanged")
+        return {"key": key, "file": path.name, "status": "unchanged", "rows": 0}
+    load_id = str(uuid.uuid4())
+    rows = extract.rows.assign(
+        load_id=load_id, source_file=path.name, sheet=extract.sheet,
+        municipality_code=extract.municipality_code, municipality_name=extract.municipality_name,
+        year=extract.year,
+    )
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from raw.admin_table_rows where municipality_code = ? and year = ?",
+                    [extract.municipality_code, extract.year])
+        con.register("_frame", rows)
+        cols = [r[0] for r in con.execute("describe raw.admin_table_rows").fetchall()]
+        con.execute(f"insert into raw.admin_table_rows ({', '.join(cols)}) select {', '.join(cols)} from _frame")
+        con.unregister("_frame")
+        _audit(con, load_id, "admin", key, path, sha, len(rows), "loaded")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return {"key": key, "file": path.name, "status": "loaded", "rows": len(rows)}
+
+
+def survey_files(survey_landing: Path) -> list[tuple[int, Path]]:
+    """Delivered wave files: ``survey/<wave>/<file>.sav``."""
+    found = []
+    for d in sorted(p for p in survey_landing.glob("*") if p.is_dir() and p.name.isdigit()):
+        for f in sorted(d.glob("*.sav")):
+            found.append((int(d.name), f))
+    return found
+
+
+def admin_files(admin_landing: Path) -> list[Path]:
+    return sorted(admin_landing.glob("*/*.xlsx"))
