@@ -123,3 +123,19 @@ def read_admin_table(path: str | Path, layout: dict | None = None) -> AdminExtra
         raise IngestError(path, "no indicator rows below the header", sheet=ws.title, row=header_idx + 1)
     rows = pd.DataFrame.from_records(records, columns=["excel_row", *expected])
     return AdminExtract(path, ws.title, title["municipality_code"][1], title["municipality_name"][1], year, rows)
+
+
+def parse_number(text: str | None) -> float | None:
+    """A number as LM tables deliver it ("1 297", "2,5"); None for X, blanks and text.
+    Same rule as the dbt macro parse_delivered_number."""
+    if text is None:
+        return None
+    cleaned = str(text).strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def is_not_available(text: str | None) -> bool:
+    return text is not None and str(text).strip().upper() == "X"

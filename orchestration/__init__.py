@@ -1,0 +1,1 @@
+"""Dagster wiring of the warehouse: one Definitions in ``definitions.py``."""

@@ -1,0 +1,93 @@
+"""Ingest assets: delivered files in the landing folder -> raw tables (ingest/ does the work)."""
+
+from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, multi_asset
+
+from ingest.codebook import codebook_for_wave
+from ingest.errors import IngestError
+from ingest.warehouse import admin_files, connect, load_admin_extract, load_survey_wave, survey_files
+from orchestration.resources import WarehouseResource
+
+SURVEY_TABLES = {
+    "survey_waves": "One row per loaded wave: scope, boundary set, delivery format, file checksum.",
+    "survey_cells": "Delivered survey cells, long form (respondent x variable), codes as delivered.",
+    "survey_variables": "The delivered files' variable labels and user-missing codes.",
+    "survey_value_labels": "The delivered files' value labels.",
+    "codebook_variables": "Codebook roles of the delivered variables (ingest/codebooks/wave_<year>.yml).",
+    "codebook_values": "Codebook code maps: source code -> harmonised value or missing reason.",
+}
+
+
+def _failure(exc: IngestError) -> Failure:
+    return Failure(
+        description=exc.describe(),
+        metadata={"file": exc.file, "row": str(exc.row), "column": str(exc.column), "value": repr(exc.value)},
+    )
+
+
+def _table(rows: list[dict]) -> MetadataValue:
+    if not rows:
+        return MetadataValue.md("(none)")
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return MetadataValue.md("\n".join(lines))
+
+
+@multi_asset(
+    name="load_survey_waves",
+    specs=[AssetSpec(["raw", t], description=d, group_name="ingest", kinds={"duckdb", "python"})
+           for t, d in SURVEY_TABLES.items()],
+)
+def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """Load every wave file under <landing>/survey/<wave>/ with that wave's codebook."""
+    paths = warehouse.paths
+    files = survey_files(paths.survey_landing)
+    if not files:
+        raise Failure(description=f"no survey wave files found under {paths.survey_landing}/<wave>/*.sav")
+    con = connect(paths.warehouse_path)
+    loaded = []
+    try:
+        for wave, path in files:
+            context.log.info(f"survey wave {wave}: reading {path}")
+            loaded.append(load_survey_wave(con, path, codebook_for_wave(wave)))
+            context.log.info(f"survey wave {wave}: {loaded[-1]['status']}")
+        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in SURVEY_TABLES}
+    except IngestError as exc:
+        raise _failure(exc) from None
+    finally:
+        con.close()
+    for table in SURVEY_TABLES:
+        yield MaterializeResult(
+            asset_key=["raw", table],
+            metadata={"rows": counts[table], "files": _table(loaded), "warehouse": str(paths.warehouse_path)},
+        )
+
+
+@multi_asset(
+    name="load_admin_extracts",
+    specs=[AssetSpec(["raw", "admin_table_rows"], group_name="ingest", kinds={"duckdb", "python"},
+                     description="LABIS/SPOLIS data-table rows, one per indicator row and municipality-year.")],
+)
+def load_admin_extracts(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """Load every workbook under <landing>/admin/<year>/*.xlsx."""
+    paths = warehouse.paths
+    files = admin_files(paths.admin_landing)
+    if not files:
+        raise Failure(description=f"no admin extracts found under {paths.admin_landing}/<year>/*.xlsx")
+    con = connect(paths.warehouse_path)
+    loaded = []
+    try:
+        for i, path in enumerate(files, 1):
+            loaded.append(load_admin_extract(con, path))
+            if i % 10 == 0 or i == len(files):
+                context.log.info(f"admin extracts: {i}/{len(files)} read")
+        n_rows = con.execute("select count(*) from raw.admin_table_rows").fetchone()[0]
+    except IngestError as exc:
+        raise _failure(exc) from None
+    finally:
+        con.close()
+    statuses = {s: sum(1 for r in loaded if r["status"] == s) for s in ("loaded", "unchanged")}
+    yield MaterializeResult(
+        asset_key=["raw", "admin_table_rows"],
+        metadata={"rows": n_rows, "files": len(files), **statuses, "warehouse": str(paths.warehouse_path)},
+    )

@@ -1,0 +1,116 @@
+"""Run the build_warehouse job through Dagster and summarise what happened.
+
+The CLI and the tests both call ``run_build``; there is no second code path: it
+materialises the same job that ``dagster dev`` shows, on a persistent instance
+(DAGSTER_HOME) so the run appears in the UI.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance
+
+from ingest.settings import REPO_ROOT, Paths, resolve_paths
+
+DEFAULT_DAGSTER_HOME = REPO_ROOT / ".dagster_home"
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    success: bool
+    paths: Paths
+    step_failures: dict[str, str] = field(default_factory=dict)
+    skipped_steps: list[str] = field(default_factory=list)
+    checks: list[dict] = field(default_factory=list)
+    materialized: list[str] = field(default_factory=list)
+    report: dict = field(default_factory=dict)
+
+    def materialized_any(self, prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in self.materialized)
+
+    def render(self) -> str:
+        lines = [f"Run {self.run_id}: {'SUCCESS' if self.success else 'FAILED'}"]
+        dbt_checks = [c for c in self.checks if not c["name"].startswith("ge_")]
+        for c in [c for c in self.checks if c["name"].startswith("ge_")] + [c for c in dbt_checks if not c["passed"]]:
+            lines.append(f"  check {c['name']} on {c['asset']}: {'PASSED' if c['passed'] else 'FAILED'}"
+                         + (f" - {c['description']}" if c["description"] else ""))
+            if not c["passed"] and c.get("report"):
+                lines += ["      " + line for line in c["report"].replace("```", "").strip().splitlines()]
+        if dbt_checks:
+            failed = sum(not c["passed"] for c in dbt_checks)
+            lines.append(f"  dbt tests as asset checks: {len(dbt_checks) - failed} passed, {failed} failed")
+        for step, message in self.step_failures.items():
+            lines.append(f"  step {step} FAILED: {message}")
+        if self.skipped_steps:
+            lines.append("  not run (blocked upstream): " + ", ".join(self.skipped_steps))
+        groups = sorted({k.split("/")[0] for k in self.materialized})
+        lines.append(f"  materialized {len(self.materialized)} assets ({', '.join(groups)})")
+        lines.append(f"Warehouse:          {self.paths.warehouse_path}")
+        if self.materialized_any("publish/"):
+            lines.append(f"Published snapshot: {self.paths.published_path}")
+        else:
+            lines.append("Published snapshot: not refreshed in this run (the last good one, if any, is kept)")
+        if self.report.get("built"):
+            lines.append(f"Report site:        {self.report.get('site')}")
+        elif self.report:
+            lines.append(f"Report site:        NOT BUILT - {self.report.get('reason')}")
+        else:
+            lines.append("Report site:        not refreshed in this run")
+        return "\n".join(lines)
+
+
+def dagster_instance() -> DagsterInstance:
+    """The persistent instance in DAGSTER_HOME (default .dagster_home/), created on first use."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return DagsterInstance.get()
+
+
+def _value(entry):
+    return getattr(entry, "value", entry)
+
+
+def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO") -> RunSummary:
+    from orchestration.definitions import defs  # imported late: loads dbt, GX and Dagster
+
+    job = defs.resolve_job_def("build_warehouse")
+    result = job.execute_in_process(
+        instance=instance or dagster_instance(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    summary = RunSummary(result.run_id, result.success, resolve_paths())
+    started = set()
+    for event in result.all_events:
+        kind = event.event_type
+        if kind == DagsterEventType.STEP_START:
+            started.add(event.step_key)
+        elif kind == DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            summary.step_failures[event.step_key] = error.message.strip() if error else "failed"
+        elif kind == DagsterEventType.STEP_SKIPPED:
+            summary.skipped_steps.append(event.step_key)
+        elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            ev = event.event_specific_data
+            summary.checks.append({
+                "name": ev.check_name,
+                "asset": ev.asset_key.to_user_string(),
+                "passed": ev.passed,
+                "description": ev.description or "",
+                "report": _value(ev.metadata.get("report", "")) if ev.metadata else "",
+            })
+        elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            key = mat.asset_key.to_user_string()
+            summary.materialized.append(key)
+            if key == "reports/evidence_site":
+                summary.report = {k: _value(v) for k, v in mat.metadata.items()}
+    # In-process runs emit no event for steps that never start because a blocking check failed upstream.
+    summary.skipped_steps += sorted(set(job.graph.node_names()) - started - set(summary.skipped_steps))
+    return summary

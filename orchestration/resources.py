@@ -1,0 +1,55 @@
+"""Resources, in one place: where the warehouse lives, and the dbt CLI."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from dagster_dbt import DbtCliResource, DbtProject
+
+from ingest.settings import REPO_ROOT, Paths, resolve_paths
+
+# dbt is installed next to this Python (the project's venv); make it findable even when the
+# venv is not activated (dagster-dbt's manifest preparer looks it up on PATH).
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+DBT_PROJECT = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT / "dbt_project")
+
+
+def _dbt_sources_mtime() -> float:
+    files = [REPO_ROOT / "dbt_project.yml", *(REPO_ROOT / "dbt_project").rglob("*")]
+    return max(f.stat().st_mtime for f in files
+               if f.is_file() and f.suffix in {".yml", ".sql", ".csv"} and "target" not in f.parts)
+
+
+def ensure_dbt_manifest() -> Path:
+    """Parse the dbt project when there is no manifest yet (fresh clone, CI) or when any dbt
+    file changed since it was written, so Dagster never wires a stale graph."""
+    manifest = DBT_PROJECT.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _dbt_sources_mtime():
+        DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+    return manifest
+
+
+class WarehouseResource(ConfigurableResource):
+    """The warehouse's folders. Empty data_dir = TRUST_* environment variables or the defaults
+    (see ingest/settings.py)."""
+
+    data_dir: str = ""
+
+    @property
+    def paths(self) -> Paths:
+        paths = resolve_paths(self.data_dir or None).ensure()
+        # dbt reads the warehouse path from this variable (dbt_project/profiles.yml).
+        os.environ["TRUST_WAREHOUSE_PATH"] = str(paths.warehouse_path)
+        return paths
+
+
+def make_resources(data_dir: str = "") -> dict:
+    return {
+        "warehouse": WarehouseResource(data_dir=data_dir),
+        "dbt": DbtCliResource(project_dir=DBT_PROJECT),
+    }

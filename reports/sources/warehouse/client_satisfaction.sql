@@ -1,0 +1,14 @@
+select
+    wave_year,
+    n_unweighted,
+    is_weighted,
+    share_fully,
+    share_rather,
+    share_rather_not,
+    share_not_at_all,
+    share_hard_to_say,
+    top2_share,
+    denominator_lv,
+    denominator_en
+from mart_client_satisfaction
+order by wave_year

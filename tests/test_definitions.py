@@ -1,0 +1,38 @@
+"""The Dagster definitions load, and the graph is wired as intended."""
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from orchestration.dbt_assets import dbt_build
+from orchestration.definitions import defs
+from orchestration.ingest_assets import load_admin_extracts, load_survey_waves
+
+
+def test_definitions_load_and_job_resolves():
+    job = defs.resolve_job_def("build_warehouse")
+    assert {"load_survey_waves", "load_admin_extracts", "dbt_build", "publish__report_snapshot",
+            "reports__evidence_site"} <= set(job.graph.node_names())
+
+
+def test_quality_checks_are_blocking():
+    checks = {spec.key.name: spec for checks_def in defs.asset_checks for spec in checks_def.check_specs}
+    assert checks["ge_raw_survey_wave"].blocking
+    assert checks["ge_raw_admin_extract"].blocking
+    assert checks["ge_raw_survey_wave"].asset_key == AssetKey(["raw", "survey_cells"])
+
+
+def test_dbt_sources_line_up_with_ingest_assets():
+    graph = defs.resolve_asset_graph()
+    ingest_keys = set(load_survey_waves.keys) | set(load_admin_extracts.keys)
+    dbt_def = dbt_build
+    upstream_of_dbt = {dep for key in dbt_def.keys for dep in graph.get(key).parent_keys} - set(dbt_def.keys)
+    raw_deps = {k for k in upstream_of_dbt if k.path[0] == "raw"}
+    assert raw_deps and raw_deps <= ingest_keys
+    assert not any(graph.get(k).is_external for k in raw_deps)
+
+
+def test_snapshot_depends_on_published_marts_only():
+    graph = defs.resolve_asset_graph()
+    parents = graph.get(AssetKey(["publish", "report_snapshot"])).parent_keys
+    assert parents == {AssetKey(["marts", n]) for n in ("dim_municipality", "fct_service_provision",
+                                                       "mart_client_satisfaction")}

@@ -1,0 +1,132 @@
+"""Bad deliveries are rejected with an error naming file, place and value; nothing reaches raw tables."""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+from openpyxl import load_workbook
+
+from ingest.codebook import codebook_for_wave, load_codebook
+from ingest.errors import IngestError
+from ingest.sample.admin_extracts import SEED_ROWS, current_municipalities, write_workbook
+from ingest.sample.survey_waves import generate_2017, write_sav_2017
+from ingest.warehouse import connect, load_admin_extract, load_survey_wave
+
+
+@pytest.fixture
+def wave():
+    return generate_2017(np.random.default_rng(11))
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = connect(tmp_path / "wh.duckdb")
+    yield c
+    c.close()
+
+
+def _raw_counts(con):
+    return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+            for t in ("survey_cells", "survey_waves", "codebook_values", "admin_table_rows")}
+
+
+def _reject(con, path, loader):
+    before = _raw_counts(con)
+    with pytest.raises(IngestError) as err:
+        loader(con, path)
+    assert _raw_counts(con) == before
+    status = con.execute("select status from audit.file_loads order by loaded_at desc limit 1").fetchone()
+    assert status == ("rejected",)
+    return err.value
+
+
+def load_2017(con, path):
+    return load_survey_wave(con, path, codebook_for_wave(2017))
+
+
+@pytest.mark.parametrize(
+    "mutate, column, value, row",
+    [
+        (lambda df: df.__setitem__("Q12_APMIER", df["Q12_APMIER"].where(df.index != 4, 7)), "Q12_APMIER", 7.0, 5),
+        (lambda df: df.__setitem__("VECUMS", df["VECUMS"].where(df.index != 9, 16)), "VECUMS", 16.0, 10),
+        (lambda df: df.__setitem__("ID", df["ID"].where(df.index != 20, df["ID"].iloc[3])), "ID", None, 21),
+        (lambda df: df.__setitem__("NOVADS", df["NOVADS"].where(df.index != 2, "0999999")), "NOVADS", "0999999", 3),
+    ],
+    ids=["code_not_in_codebook", "age_out_of_range", "duplicate_id", "unknown_municipality"],
+)
+def test_bad_wave_is_rejected_with_its_place(con, tmp_path, wave, mutate, column, value, row):
+    mutate(wave)
+    path = tmp_path / "wave.sav"
+    write_sav_2017(wave, path)
+    err = _reject(con, path, load_2017)
+    assert err.file.endswith("wave.sav") and err.column == column and err.row == row
+    if value is not None:
+        assert err.value == value
+
+
+def test_missing_codebook_variable_is_rejected(con, tmp_path, wave):
+    path = tmp_path / "wave.sav"
+    write_sav_2017(wave.drop(columns=["Q20_APSVERA"]), path)
+    err = _reject(con, path, load_2017)
+    assert err.column == "Q20_APSVERA" and "codebook" in err.problem
+
+
+def test_truncated_sav_is_rejected(con, tmp_path, wave):
+    path = tmp_path / "wave.sav"
+    write_sav_2017(wave, path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    err = _reject(con, path, load_2017)
+    assert "SPSS" in err.problem
+
+
+def test_same_file_twice_changes_nothing(con, tmp_path, wave):
+    path = tmp_path / "wave.sav"
+    write_sav_2017(wave, path)
+    assert load_2017(con, path)["status"] == "loaded"
+    before = _raw_counts(con)
+    assert load_2017(con, path)["status"] == "unchanged"
+    assert _raw_counts(con) == before == {**before, "survey_cells": len(wave) * wave.shape[1]}
+
+
+def test_codebook_errors_name_the_key(tmp_path):
+    bad = tmp_path / "wave_2099.yml"
+    text = codebook_for_wave(2017).path.read_text(encoding="utf-8").replace("scope: baseline", "scope: weekly")
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(IngestError) as err:
+        load_codebook(bad)
+    assert err.value.column == "scope" and err.value.value == "weekly"
+
+
+def _workbook(tmp_path, rows=SEED_ROWS):
+    muni = next(m for m in current_municipalities() if m["atvk_code"] == "0031000")
+    path = tmp_path / "extract.xlsx"
+    write_workbook(path, muni, 2022, rows)
+    return path
+
+
+def test_admin_workbook_with_unknown_header_is_rejected(con, tmp_path):
+    path = _workbook(tmp_path)
+    wb = load_workbook(path)
+    wb.active["E8"] = "Sievietes un bērni"  # a header the layout does not know... but it starts with 'Sievietes'
+    wb.active["O8"] = "Piezīmes"
+    wb.save(path)
+    err = _reject(con, path, load_admin_extract)
+    assert err.row == 8 and err.column == "O" and err.value == "Piezīmes"
+
+
+def test_admin_row_without_number_is_rejected(con, tmp_path):
+    path = _workbook(tmp_path)
+    wb = load_workbook(path)
+    wb.active["A12"] = "septiņi"
+    wb.save(path)
+    err = _reject(con, path, load_admin_extract)
+    assert err.row == 12 and err.column == "A" and err.value == "septiņi"
+
+
+def test_admin_unknown_municipality_is_rejected(con, tmp_path):
+    path = _workbook(tmp_path)
+    wb = load_workbook(path)
+    wb.active["B4"] = "0999000"
+    wb.save(path)
+    err = _reject(con, path, load_admin_extract)
+    assert err.value == "0999000"

@@ -1,0 +1,100 @@
+"""The GE gate: a passing suite passes, failing data fails, a broken validation is a crash,
+and a failed gate stops the marts, the published snapshot and the report refresh."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+from expectations.frames import admin_frame, survey_wave_frames
+from expectations.runner import validate
+from ingest.sample.survey_waves import generate_2017, write_sav_2017
+from tests.conftest import run_pipeline
+
+
+@pytest.fixture
+def raw_con(copy_of_build):
+    import duckdb
+
+    con = duckdb.connect(str(copy_of_build.warehouse_path))
+    yield con
+    con.close()
+
+
+def test_passing_suites_pass(raw_con):
+    survey = validate("raw_survey_wave", survey_wave_frames(raw_con)[0])
+    admin = validate("raw_admin_extract", admin_frame(raw_con))
+    assert survey.status == "passed", survey.summary()
+    assert admin.status == "passed", admin.summary()
+    assert len(survey.results) >= 10 and len(admin.results) >= 10
+
+
+def test_failing_data_fails_and_names_the_problem(raw_con):
+    frame = admin_frame(raw_con)
+    frame.df.loc[0, "women"] = -5  # negative count
+    frame.df.loc[1, "sex_sum_gap"] = 7  # total != women + men
+    outcome = validate("raw_admin_extract", frame)
+    assert outcome.status == "failed"
+    failed = {(f.column, f.expectation_type) for f in outcome.failures}
+    assert failed == {("women", "expect_column_values_to_be_between"),
+                      ("sex_sum_gap", "expect_column_values_to_be_between")}
+    assert not any(f.crashed for f in outcome.failures)
+
+
+def test_a_crashed_validation_is_reported_as_crash_not_failure(raw_con, tmp_path):
+    frame = admin_frame(raw_con)
+    frame.df = frame.df.drop(columns=["year"])  # the suite refers to a column that is not there
+    outcome = validate("raw_admin_extract", frame)
+    assert outcome.status == "crashed"
+    assert any(f.crashed and "year" in (f.error or "") for f in outcome.failures)
+
+    (tmp_path / "broken_suite.yml").write_text("name: broken\nexpectations:\n  - type: expect_no_such_thing\n")
+    outcome = validate("broken_suite", admin_frame(raw_con), suites_dir=tmp_path)
+    assert outcome.status == "crashed"
+    assert "ExpectNoSuchThing" in outcome.error
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_broken_wave_blocks_marts_snapshot_and_reports(copy_of_build):
+    paths = copy_of_build
+    snapshot_before = _sha(paths.published_path)
+    # A wave in which 60 % of the clients answer "hard to say": valid codes, so it loads,
+    # but the gate's plausibility expectation must stop it.
+    wave = generate_2017(np.random.default_rng(7))
+    clients = wave.index[wave["Q1_KLIENTS"] == 1]
+    wave.loc[clients[: int(len(clients) * 0.6)], "Q12_APMIER"] = 9
+    wave_dir = paths.survey_landing / "2017"
+    shutil.rmtree(wave_dir)
+    write_sav_2017(wave, wave_dir / "ex_ante_2017_corrected.sav")
+
+    summary = run_pipeline()
+
+    assert not summary.success
+    gate = next(c for c in summary.checks if c["name"] == "ge_raw_survey_wave")
+    assert gate["passed"] is False
+    assert "Q12_APMIER__asked" in gate["report"] and "hard to say" in gate["report"]
+    assert {"dbt_build", "publish__report_snapshot", "reports__evidence_site"} <= set(summary.skipped_steps)
+    assert not summary.materialized_any("marts/")
+    assert not summary.materialized_any("publish/") and not summary.materialized_any("reports/")
+    assert _sha(paths.published_path) == snapshot_before  # the last good snapshot is kept
+    assert "ge_raw_survey_wave" in summary.render() and "FAILED" in summary.render()
+
+    import duckdb
+
+    with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
+        status = con.execute(
+            """select status, n_failed from audit.validation_runs
+               where suite = 'raw_survey_wave' order by validated_at desc limit 1"""
+        ).fetchone()
+        failing = con.execute(
+            """select e.column_name from audit.validation_expectations e
+               join audit.validation_runs r using (validation_id)
+               where r.status = 'failed' and not e.success"""
+        ).fetchall()
+    assert status == ("failed", 1)
+    assert failing == [("Q12_APMIER__asked",)]

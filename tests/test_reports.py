@@ -1,0 +1,119 @@
+"""Every SQL query in reports/ runs offline against the published snapshot and returns the
+columns its page uses; the snapshot holds marts only; the report layer's DuckDB opens it."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import duckdb
+import pytest
+
+from ingest.settings import REPORTS_DIR
+
+SOURCES = REPORTS_DIR / "sources" / "warehouse"
+PAGES = sorted((REPORTS_DIR / "pages").rglob("*.md"))
+CORE_COMPONENTS = REPORTS_DIR / "node_modules" / "@evidence-dev" / "core-components"
+
+FENCE = re.compile(r"```sql\s+(\w+)\s*\n(.*?)```", re.S)
+COMPONENT = re.compile(r"<([A-Z]\w*)\b(.*?)(/?)>", re.S)
+ATTR = re.compile(r"(\w+)=(\{[^}]*\}|\"[^\"]*\"|'[^']*'|[^\s/>]+)")
+COLUMN_ATTRS = {"x", "y", "y2", "value", "series", "id", "comparison", "sparkline", "name", "size", "label"}
+
+
+def page_queries(text: str) -> dict[str, str]:
+    return {name: sql for name, sql in FENCE.findall(text)}
+
+
+def component_uses(text: str):
+    """(component, query, columns) for each component; <Column id=…> inherits its DataTable's data."""
+    uses, current_table = [], None
+    for name, attrs, _ in COMPONENT.findall(FENCE.sub("", text)):
+        parsed = {k: v.strip("\"'") for k, v in ATTR.findall(attrs)}
+        data = parsed.get("data", "")
+        query = data.strip("{}") if data else (current_table if name == "Column" else None)
+        if name == "DataTable":
+            current_table = query
+        columns = []
+        for key, value in parsed.items():
+            if key in COLUMN_ATTRS:
+                columns += re.findall(r"\w+", value.strip("{}[]")) if value.startswith("{") else [value]
+        uses.append((name, query, columns))
+    return uses
+
+
+@pytest.fixture(scope="module")
+def report_db(sample_build):
+    """In-memory DuckDB where each source query is a view warehouse.<name>, as Evidence exposes them."""
+    con = duckdb.connect()
+    con.execute(f"attach '{sample_build.paths.published_path}' as snap (read_only)")
+    con.execute("use snap")
+    con.execute("attach ':memory:' as ev")
+    con.execute("create schema ev.warehouse")
+    for sql_file in sorted(SOURCES.glob("*.sql")):
+        con.execute(f"create table ev.warehouse.{sql_file.stem} as {sql_file.read_text(encoding='utf-8')}")
+    con.execute("use ev")
+    yield con
+    con.close()
+
+
+def test_there_are_pages_and_source_queries():
+    assert PAGES and list(SOURCES.glob("*.sql"))
+
+
+def test_source_queries_return_rows(report_db):
+    for sql_file in SOURCES.glob("*.sql"):
+        n = report_db.execute(f"select count(*) from warehouse.{sql_file.stem}").fetchone()[0]
+        assert n > 0, sql_file.name
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_queries_run_and_have_the_columns_components_use(report_db, page):
+    text = page.read_text(encoding="utf-8")
+    queries = page_queries(text)
+    assert queries, f"{page.name} has no query"
+    columns = {}
+    for name, sql in queries.items():
+        result = report_db.execute(sql)
+        columns[name] = {d[0] for d in result.description}
+        assert result.fetchall(), f"{page.name}: query {name} returned no rows"
+    uses = [u for u in component_uses(text) if u[1]]
+    assert uses, f"{page.name} shows no data"
+    for component, query, cols in uses:
+        assert query in queries, f"{page.name}: <{component}> uses undefined query {query}"
+        missing = set(cols) - columns[query]
+        assert not missing, f"{page.name}: <{component} data={{{query}}}> uses columns {missing} the query lacks"
+
+
+@pytest.mark.skipif(not CORE_COMPONENTS.exists(), reason="reports/node_modules not installed (run `make setup`)")
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_components_exist_in_core_components(page):
+    exported = set()
+    for f in CORE_COMPONENTS.rglob("index.js"):
+        exported |= set(re.findall(r"export \{ default as (\w+) \}", f.read_text(encoding="utf-8", errors="ignore")))
+    used = {name for name, _, _ in component_uses(page.read_text(encoding="utf-8"))}
+    assert used and used <= exported, f"not exported by core-components: {used - exported}"
+
+
+def test_snapshot_holds_published_marts_only(sample_build):
+    with sample_build.snapshot() as con:
+        tables = {r[0] for r in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
+    assert tables == {"main.mart_client_satisfaction", "main.fct_service_provision", "main.dim_municipality",
+                      "main._snapshot_info"}
+    for sql_file in SOURCES.glob("*.sql"):
+        assert "fct_respondent" not in sql_file.read_text() and "int_survey" not in sql_file.read_text()
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (REPORTS_DIR / "node_modules" / "@duckdb" / "node-api").exists(),
+                    reason="node or reports/node_modules missing (run `make setup`)")
+def test_report_layer_duckdb_opens_the_snapshot(sample_build):
+    out = subprocess.run(
+        ["node", "scripts/open_snapshot.mjs", str(sample_build.paths.published_path)],
+        cwd=REPORTS_DIR, capture_output=True, text=True, timeout=120, check=True,
+    )
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    with sample_build.snapshot() as con:
+        expected = con.execute("select count(*) from mart_client_satisfaction").fetchone()[0]
+    assert info["counts"]["mart_client_satisfaction"] == expected

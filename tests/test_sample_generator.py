@@ -1,0 +1,49 @@
+"""The sample generator is seeded, and its files carry the published 2017 figures
+(checked by reading the delivered .sav independently of the pipeline)."""
+from __future__ import annotations
+
+import json
+
+import pyreadstat
+import pytest
+
+from ingest.sample import generate_sample
+
+
+@pytest.fixture(scope="module")
+def two_samples(tmp_path_factory):
+    a = tmp_path_factory.mktemp("a") / "landing"
+    b = tmp_path_factory.mktemp("b") / "landing"
+    return (a, generate_sample(a)), (b, generate_sample(b))
+
+
+def test_same_seed_same_sample(two_samples):
+    (_, ta), (_, tb) = two_samples
+    assert json.dumps(ta, sort_keys=True) == json.dumps(tb, sort_keys=True)
+
+
+def test_sav_has_latvian_labels_user_missing_and_published_shares(two_samples):
+    (landing, _), _ = two_samples
+    df, meta = pyreadstat.read_sav(str(landing / "survey" / "2017" / "ex_ante_2017_iedzivotaji.sav"),
+                                   user_missing=True)
+    assert len(df) == 3012 and (df["Q1_KLIENTS"] == 1).sum() == 683
+    assert df["VECUMS"].between(18, 74).all()
+    assert meta.variable_value_labels["Q12_APMIER"][1.0] == "Pilnīgi apmierināts"
+    assert {"lo": 99.0, "hi": 99.0} in meta.missing_ranges["Q12_APMIER"]
+    clients = df[df["Q1_KLIENTS"] == 1]
+    shares = clients.groupby("Q12_APMIER")["SVARS"].sum() / clients["SVARS"].sum()
+    assert shares.round(6).to_dict() == {1.0: 0.28, 2.0: 0.50, 3.0: 0.12, 4.0: 0.07, 9.0: 0.03}
+    assert (df["Q20_APSVERA"] == 1).mean() == pytest.approx(0.08, abs=0.0005)
+    assert set(df.loc[df["Q1_KLIENTS"] == 2, "Q12_APMIER"]) == {99.0}  # routing
+
+
+def test_admin_extracts_one_per_current_municipality(two_samples):
+    (landing, truth), _ = two_samples
+    files = sorted((landing / "admin" / "2022").glob("*.xlsx"))
+    assert len(files) == 43 == len(truth["admin"]["values"])
+    for code, rows in truth["admin"]["values"].items():
+        for row_no in ("7.1", "7.2", "7.4"):
+            r = rows[row_no]
+            assert r["women"] + r["men"] == r["total"], (code, row_no)
+            ages = [r[k] for k in ("age_18_24", "age_25_54", "age_55_64", "age_65_79", "age_80_89", "age_90_plus")]
+            assert sum(ages) == r["total"], (code, row_no)
