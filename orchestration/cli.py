@@ -2,6 +2,7 @@
 
   sample   write the seeded sample deliveries into the landing folder
   run      (sample if the landing folder is empty, then) materialise the build_warehouse job
+  reports  rebuild the report site from the published snapshot (Dagster job refresh_reports)
   status   what the warehouse holds: loaded files and the last validations
 """
 from __future__ import annotations
@@ -41,6 +42,17 @@ def _run() -> int:
     return 0 if summary.success else 1
 
 
+def _reports() -> int:
+    from orchestration.pipeline import run_build
+
+    if not resolve_paths().published_path.exists():
+        print("no published snapshot yet: run `make run` first")
+        return 1
+    summary = run_build(job_name="refresh_reports")
+    print(summary.render())
+    return 0 if summary.success and summary.report.get("built") else 1
+
+
 def _status() -> int:
     from ingest.warehouse import connect
 
@@ -67,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("sample", help="write the seeded sample deliveries")
     s.add_argument("--force", action="store_true", help="overwrite existing deliveries")
     sub.add_parser("run", help="build the warehouse through Dagster")
+    sub.add_parser("reports", help="rebuild the report site from the published snapshot")
     sub.add_parser("status", help="show loaded files and validations")
     args = ap.parse_args(argv)
     if args.command == "sample":
@@ -74,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return _run()
+    if args.command == "reports":
+        return _reports()
     return _status()
 
 

@@ -20,9 +20,15 @@ build_warehouse = define_asset_job(
     description="Load every delivered file, gate it, build the marts, publish the snapshot, refresh reports.",
 )
 
+refresh_reports = define_asset_job(
+    "refresh_reports",
+    selection=AssetSelection.assets(["reports", "evidence_site"]),
+    description="Rebuild the Evidence site from the current published snapshot.",
+)
+
 defs = Definitions(
     assets=[load_survey_waves, load_admin_extracts, dbt_build, report_snapshot, evidence_site],
     asset_checks=[ge_raw_survey_wave, ge_raw_admin_extract],
-    jobs=[build_warehouse],
+    jobs=[build_warehouse, refresh_reports],
     resources=make_resources(),
 )

@@ -76,10 +76,11 @@ def _value(entry):
     return getattr(entry, "value", entry)
 
 
-def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO") -> RunSummary:
+def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
+              job_name: str = "build_warehouse") -> RunSummary:
     from orchestration.definitions import defs  # imported late: loads dbt, GX and Dagster
 
-    job = defs.resolve_job_def("build_warehouse")
+    job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=instance or dagster_instance(),
         raise_on_error=False,

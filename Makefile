@@ -1,0 +1,60 @@
+# The trust-monitoring warehouse. First command: `make` (set up + build on the sample).
+# Second command: `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+
+export GX_ANALYTICS_ENABLED := false
+export UV_PYTHON_DOWNLOADS := never
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: all setup run test ui reports docs status sample bench-run clean
+
+all: setup run ## set everything up, then build the warehouse on the bundled sample
+
+setup: $(VENV)/.synced reports/node_modules/.installed ## install Python (uv.lock) and Node (package-lock.json) deps
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python 3.11
+	touch $@
+
+# `npm install` (not `npm ci`): npm 11 rejects this lock in `ci` for lacking other platforms'
+# optional packages; `install` keeps the locked versions and leaves the lock unchanged.
+reports/node_modules/.installed: reports/package.json reports/package-lock.json
+	cd reports && npm install --no-audit --no-fund
+	touch $@
+
+run: ## materialise the build_warehouse job in Dagster (generates the sample if landing is empty)
+	$(PY) -m orchestration.cli run
+
+test: setup ## run the tests (what CI runs)
+	$(PY) -m pytest
+
+ui: setup ## Dagster UI with the runs of `make run` (http://127.0.0.1:3000)
+	$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+reports: setup ## rebuild the Evidence site from the published snapshot (needs internet, see README)
+	TRUST_REPORTS=$${TRUST_REPORTS:-force} $(PY) -m orchestration.cli reports
+
+docs: setup ## dbt docs (catalog of every model and column) into target/
+	$(VENV)/bin/dbt docs generate --profiles-dir dbt_project
+
+status: ## what is loaded and validated
+	$(PY) -m orchestration.cli status
+
+sample: ## regenerate the seeded sample deliveries
+	$(PY) -m orchestration.cli sample --force
+
+bench-run: ## time `make run` three times (README, "Timing")
+	for i in 1 2 3; do /usr/bin/time -f "%e s wall, %M KB max RSS" $(PY) -m orchestration.cli run > /dev/null; done
+
+clean: ## remove built data, dbt target and the Dagster home (keeps installs)
+	rm -rf data target logs .dagster_home reports/build reports/.evidence
