@@ -27,6 +27,7 @@ class RunSummary:
     checks: list[dict] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
     report: dict = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def materialized_any(self, prefix: str) -> bool:
         return any(k.startswith(prefix) for k in self.materialized)
@@ -48,6 +49,9 @@ class RunSummary:
             lines.append("  not run (blocked upstream): " + ", ".join(self.skipped_steps))
         groups = sorted({k.split("/")[0] for k in self.materialized})
         lines.append(f"  materialized {len(self.materialized)} assets ({', '.join(groups)})")
+        if self.step_seconds:
+            slowest = sorted(self.step_seconds.items(), key=lambda kv: -kv[1])
+            lines.append("  step times: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
         lines.append(f"Warehouse:          {self.paths.warehouse_path}")
         if self.materialized_any("publish/"):
             lines.append(f"Published snapshot: {self.paths.published_path}")
@@ -92,6 +96,8 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
         kind = event.event_type
         if kind == DagsterEventType.STEP_START:
             started.add(event.step_key)
+        elif kind == DagsterEventType.STEP_SUCCESS:
+            summary.step_seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         elif kind == DagsterEventType.STEP_FAILURE:
             error = event.event_specific_data.error
             summary.step_failures[event.step_key] = error.message.strip() if error else "failed"
