@@ -33,6 +33,27 @@ def _table(rows: list[dict]) -> MetadataValue:
     return MetadataValue.md("\n".join(lines))
 
 
+def _load_files(context, paths, items: list, load_one, tables: list[str], what: str, where: str):
+    """Load each delivered file in its own transaction, logging progress; return the per-file
+    results and the row counts of the raw tables afterwards. A rejected file fails the step
+    with the error that names its file, place and value."""
+    if not items:
+        raise Failure(description=f"no {what} found under {where}")
+    con = connect(paths.warehouse_path)
+    loaded = []
+    try:
+        for i, item in enumerate(items, 1):
+            loaded.append(load_one(con, item))
+            if i % 10 == 0 or i == len(items):
+                context.log.info(f"{what}: {i}/{len(items)} files read, last {loaded[-1]['file']}: {loaded[-1]['status']}")
+        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
+    except IngestError as exc:
+        raise _failure(exc) from None
+    finally:
+        con.close()
+    return loaded, counts
+
+
 @multi_asset(
     name="load_survey_waves",
     specs=[AssetSpec(["raw", t], description=d, group_name="ingest", kinds={"duckdb", "python"})
@@ -41,21 +62,11 @@ def _table(rows: list[dict]) -> MetadataValue:
 def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Load every wave file under <landing>/survey/<wave>/ with that wave's codebook."""
     paths = warehouse.paths
-    files = survey_files(paths.survey_landing)
-    if not files:
-        raise Failure(description=f"no survey wave files found under {paths.survey_landing}/<wave>/*.sav")
-    con = connect(paths.warehouse_path)
-    loaded = []
-    try:
-        for wave, path in files:
-            context.log.info(f"survey wave {wave}: reading {path}")
-            loaded.append(load_survey_wave(con, path, codebook_for_wave(wave)))
-            context.log.info(f"survey wave {wave}: {loaded[-1]['status']}")
-        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in SURVEY_TABLES}
-    except IngestError as exc:
-        raise _failure(exc) from None
-    finally:
-        con.close()
+    loaded, counts = _load_files(
+        context, paths, survey_files(paths.survey_landing),
+        lambda con, item: load_survey_wave(con, item[1], codebook_for_wave(item[0])),
+        list(SURVEY_TABLES), "survey wave files", f"{paths.survey_landing}/<wave>/*.sav",
+    )
     for table in SURVEY_TABLES:
         yield MaterializeResult(
             asset_key=["raw", table],
@@ -71,23 +82,13 @@ def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResour
 def load_admin_extracts(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Load every workbook under <landing>/admin/<year>/*.xlsx."""
     paths = warehouse.paths
-    files = admin_files(paths.admin_landing)
-    if not files:
-        raise Failure(description=f"no admin extracts found under {paths.admin_landing}/<year>/*.xlsx")
-    con = connect(paths.warehouse_path)
-    loaded = []
-    try:
-        for i, path in enumerate(files, 1):
-            loaded.append(load_admin_extract(con, path))
-            if i % 10 == 0 or i == len(files):
-                context.log.info(f"admin extracts: {i}/{len(files)} read")
-        n_rows = con.execute("select count(*) from raw.admin_table_rows").fetchone()[0]
-    except IngestError as exc:
-        raise _failure(exc) from None
-    finally:
-        con.close()
+    loaded, counts = _load_files(
+        context, paths, admin_files(paths.admin_landing), load_admin_extract,
+        ["admin_table_rows"], "admin extracts", f"{paths.admin_landing}/<year>/*.xlsx",
+    )
     statuses = {s: sum(1 for r in loaded if r["status"] == s) for s in ("loaded", "unchanged")}
     yield MaterializeResult(
         asset_key=["raw", "admin_table_rows"],
-        metadata={"rows": n_rows, "files": len(files), **statuses, "warehouse": str(paths.warehouse_path)},
+        metadata={"rows": counts["admin_table_rows"], "files": len(loaded), **statuses,
+                  "warehouse": str(paths.warehouse_path)},
     )

@@ -104,29 +104,21 @@ def _workbook(tmp_path, rows=SEED_ROWS):
     return path
 
 
-def test_admin_workbook_with_unknown_header_is_rejected(con, tmp_path):
+@pytest.mark.parametrize(
+    "edits, row, column, value",
+    [
+        ({"O8": "Piezīmes"}, 8, "O", "Piezīmes"),   # a header cell the layout does not know
+        ({"A12": "septiņi"}, 12, "A", "septiņi"),   # an indicator row without a number
+        ({"B4": "0999000"}, None, None, "0999000"),  # a municipality code that does not exist
+    ],
+    ids=["unknown_header", "row_without_number", "unknown_municipality"],
+)
+def test_bad_admin_workbook_is_rejected_with_its_place(con, tmp_path, edits, row, column, value):
     path = _workbook(tmp_path)
     wb = load_workbook(path)
-    wb.active["E8"] = "Sievietes un bērni"  # a header the layout does not know... but it starts with 'Sievietes'
-    wb.active["O8"] = "Piezīmes"
+    for cell, text in edits.items():
+        wb.active[cell] = text
     wb.save(path)
     err = _reject(con, path, load_admin_extract)
-    assert err.row == 8 and err.column == "O" and err.value == "Piezīmes"
-
-
-def test_admin_row_without_number_is_rejected(con, tmp_path):
-    path = _workbook(tmp_path)
-    wb = load_workbook(path)
-    wb.active["A12"] = "septiņi"
-    wb.save(path)
-    err = _reject(con, path, load_admin_extract)
-    assert err.row == 12 and err.column == "A" and err.value == "septiņi"
-
-
-def test_admin_unknown_municipality_is_rejected(con, tmp_path):
-    path = _workbook(tmp_path)
-    wb = load_workbook(path)
-    wb.active["B4"] = "0999000"
-    wb.save(path)
-    err = _reject(con, path, load_admin_extract)
-    assert err.value == "0999000"
+    assert err.file.endswith("extract.xlsx")
+    assert (err.row, err.column, err.value) == (row, column, value)
