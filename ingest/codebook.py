@@ -13,12 +13,13 @@ from pathlib import Path
 import yaml
 
 from ingest.errors import IngestError
-from ingest.settings import CODEBOOK_DIR
+from ingest.settings import codebook_dir
 
 MISSING_REASONS = ("hard_to_say", "refused", "not_applicable", "not_asked")
 ATTRIBUTES = ("municipality_code", "sex", "age", "client")
 BOUNDARY_SETS = ("pre2021_119", "post2021_43", "post2025_42")
 SCOPES = ("baseline", "full", "reduced", "annual")
+FORMATS = ("spss", "excel", "csv")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class CodedVariable:
     item_code: str | None = None
     # source code -> (harmonised value, missing reason); exactly one of the two is set
     codes: dict[float, tuple[str | None, str | None]] = field(default_factory=dict)
+    blank_reason: str | None = None  # what an empty cell means (e.g. not_applicable for routing)
+    label_lv: str | None = None  # labels of an item that is not (yet) in the item catalogue
+    label_en: str | None = None
+    scale_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Codebook:
     path: Path
     wave: int
     scope: str
-    delivery_format: str
+    delivery: dict
     boundary_set: str
     age_range: tuple[int, int]
     respondent_id: str
@@ -45,6 +50,10 @@ class Codebook:
     variables: tuple[CodedVariable, ...]
     title_lv: str = ""
     title_en: str = ""
+
+    @property
+    def delivery_format(self) -> str:
+        return self.delivery["format"]
 
     def by_role(self, role: str) -> CodedVariable | None:
         return next((v for v in self.variables if v.role == role), None)
@@ -55,7 +64,9 @@ class Codebook:
 
     def variable_rows(self) -> list[dict]:
         return [
-            {"wave": self.wave, "source_variable": v.variable, "role": v.role, "item_code": v.item_code}
+            {"wave": self.wave, "source_variable": v.variable, "role": v.role, "item_code": v.item_code,
+             "blank_reason": v.blank_reason, "label_lv": v.label_lv, "label_en": v.label_en,
+             "scale_code": v.scale_code}
             for v in self.variables
         ]
 
@@ -107,13 +118,17 @@ def load_codebook(path: str | Path) -> Codebook:
         raise _fail(path, f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise _fail(path, "a codebook is a YAML mapping")
-    for key in ("wave", "scope", "delivery_format", "boundary_set", "age_range", "respondent_id", "attributes", "items"):
+    for key in ("wave", "scope", "delivery", "boundary_set", "age_range", "respondent_id", "attributes", "items"):
         if key not in doc:
             raise _fail(path, "required key is missing", key)
     if doc["scope"] not in SCOPES:
         raise _fail(path, f"scope must be one of {SCOPES}", "scope", doc["scope"])
     if doc["boundary_set"] not in BOUNDARY_SETS:
         raise _fail(path, f"boundary_set must be one of {BOUNDARY_SETS}", "boundary_set", doc["boundary_set"])
+    delivery = doc["delivery"]
+    if not isinstance(delivery, dict) or delivery.get("format") not in FORMATS or not delivery.get("data_file"):
+        raise _fail(path, f"delivery needs format (one of {FORMATS}) and data_file (a file pattern)", "delivery",
+                    delivery)
     age_range = doc["age_range"]
     if not (isinstance(age_range, list) and len(age_range) == 2 and age_range[0] < age_range[1]):
         raise _fail(path, "age_range must be [min, max]", "age_range", age_range)
@@ -136,9 +151,13 @@ def load_codebook(path: str | Path) -> Codebook:
     for item_code, spec in items.items():
         if not isinstance(spec, dict) or "variable" not in spec or "codes" not in spec:
             raise _fail(path, "an item needs 'variable' and 'codes'", f"items.{item_code}", spec)
+        blank = spec.get("blank")
+        if blank is not None and blank not in MISSING_REASONS:
+            raise _fail(path, f"'blank' must be one of {MISSING_REASONS}", f"items.{item_code}.blank", blank)
         variables.append(
             CodedVariable(str(spec["variable"]), "item", str(item_code),
-                          _parse_codes(path, f"items.{item_code}.codes", spec["codes"]))
+                          _parse_codes(path, f"items.{item_code}.codes", spec["codes"]), blank,
+                          spec.get("label_lv"), spec.get("label_en"), spec.get("scale"))
         )
     names = [v.variable for v in variables]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -148,7 +167,7 @@ def load_codebook(path: str | Path) -> Codebook:
         path=path,
         wave=int(doc["wave"]),
         scope=doc["scope"],
-        delivery_format=str(doc["delivery_format"]),
+        delivery=dict(delivery),
         boundary_set=doc["boundary_set"],
         age_range=(int(age_range[0]), int(age_range[1])),
         respondent_id=str(doc["respondent_id"]),
@@ -159,5 +178,6 @@ def load_codebook(path: str | Path) -> Codebook:
     )
 
 
-def codebook_for_wave(wave: int, codebook_dir: Path = CODEBOOK_DIR) -> Codebook:
-    return load_codebook(codebook_dir / f"wave_{wave}.yml")
+def codebook_for_wave(wave: int, directory: Path | None = None) -> Codebook:
+    """The codebook of a wave: <dir>/wave_<year>.yml, dir = TRUST_CODEBOOK_DIR or ingest/codebooks."""
+    return load_codebook((directory or codebook_dir()) / f"wave_{wave}.yml")

@@ -121,7 +121,33 @@ def build(reference_dir: Path) -> dict[str, list[dict[str, str]]]:
         )
     crosswalk.sort(key=lambda r: (r["old_atvk_code"], r["new_atvk_code"]))
 
+    # 1 July 2025: Varakļānu novads merged into Madonas novads (SOURCES.md). The statistical
+    # office publishes the merged unit as LV0038001; its ATVK code is taken from that CSP code
+    # (LV + ATVK), as for every other unit in the reference file.
+    merged_csp = "LV0038001"
+    merged_atvk = merged_csp[2:]
+    crosswalk_2025 = []
+    for r in current:
+        code = r["atvk2021_code"]
+        merged = code in ("0038000", "0055000")
+        crosswalk_2025.append(
+            {
+                "old_atvk_code": code,
+                "old_name": r["name"],
+                "new_atvk_code": merged_atvk if merged else code,
+                "new_csp_code": merged_csp if merged else r["csp_pxweb_code"],
+                "new_name": "Madonas novads" if merged else r["name"],
+                "relation": "MERGED" if merged else "WHOLE",
+                "valid_from": "2025-07-01",
+                "source_file": F_CURRENT,
+                "source_origin": "DERIVED: 2025-07-01 merger of Varakļānu novads into Madonas novads "
+                                 "(SOURCES.md); merged unit published by CSP as LV0038001",
+            }
+        )
+    crosswalk_2025.sort(key=lambda r: r["old_atvk_code"])
+
     return {
+        "ref_crosswalk_2021_2025": crosswalk_2025,
         "ref_municipalities_2021": municipalities_2021,
         "ref_municipalities_pre2021": municipalities_pre2021,
         "ref_crosswalk_2009_2021": crosswalk,

@@ -4,6 +4,7 @@ TRUST_DATA_DIR        root of all data (default: <repo>/data)
 TRUST_LANDING_DIR     delivered files (default: $TRUST_DATA_DIR/landing)
 TRUST_WAREHOUSE_PATH  the DuckDB warehouse (default: $TRUST_DATA_DIR/warehouse/trust.duckdb)
 TRUST_PUBLISHED_PATH  the snapshot reports read (default: $TRUST_DATA_DIR/published/trust_reports.duckdb)
+TRUST_CODEBOOK_DIR    wave codebooks wave_<year>.yml (default: ingest/codebooks)
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CODEBOOK_DIR = Path(__file__).resolve().parent / "codebooks"
+
+
+def codebook_dir() -> Path:
+    return Path(os.environ.get("TRUST_CODEBOOK_DIR") or CODEBOOK_DIR)
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 REPORTS_DIR = REPO_ROOT / "reports"
 DBT_SEED_DIR = REPO_ROOT / "dbt_project" / "seeds"

@@ -65,7 +65,8 @@ create table if not exists raw.survey_value_labels (
     label varchar
 );
 create table if not exists raw.codebook_variables (
-    wave integer not null, source_variable varchar not null, role varchar not null, item_code varchar
+    wave integer not null, source_variable varchar not null, role varchar not null, item_code varchar,
+    blank_reason varchar, label_lv varchar, label_en varchar, scale_code varchar
 );
 create table if not exists raw.codebook_values (
     wave integer not null, source_variable varchar not null, source_code double not null,
@@ -121,10 +122,17 @@ def _already_loaded(con, kind: str, key: str, sha: str) -> bool:
     return row is not None and row[0] == sha
 
 
+def _seed(name: str) -> list[dict]:
+    with (DBT_SEED_DIR / "reference" / f"{name}.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def known_municipality_codes(boundary_set: str) -> set[str]:
-    seed = {"pre2021_119": "ref_municipalities_pre2021.csv"}.get(boundary_set, "ref_municipalities_2021.csv")
-    with (DBT_SEED_DIR / "reference" / seed).open(encoding="utf-8") as fh:
-        return {r["atvk_code"] for r in csv.DictReader(fh)}
+    if boundary_set == "pre2021_119":
+        return {r["atvk_code"] for r in _seed("ref_municipalities_pre2021")}
+    if boundary_set == "post2025_42":
+        return {r["new_atvk_code"] for r in _seed("ref_crosswalk_2021_2025")}
+    return {r["atvk_code"] for r in _seed("ref_municipalities_2021")}
 
 
 def _check_municipalities(delivery: SurveyDelivery, cb: Codebook) -> None:
@@ -164,7 +172,8 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
     cells = delivery.cells.assign(wave=cb.wave, load_id=load_id)
     variables = delivery.variables.assign(wave=cb.wave, load_id=load_id)
     value_labels = delivery.value_labels.assign(wave=cb.wave, load_id=load_id)
-    cb_vars = pd.DataFrame(cb.variable_rows(), columns=["wave", "source_variable", "role", "item_code"])
+    cb_vars = pd.DataFrame(cb.variable_rows(), columns=["wave", "source_variable", "role", "item_code",
+                                                         "blank_reason", "label_lv", "label_en", "scale_code"])
     cb_vals = pd.DataFrame(cb.value_rows(), columns=["wave", "source_variable", "source_code",
                                                      "harmonised_value", "missing_reason"])
     wave_row = pd.DataFrame([{
@@ -231,11 +240,19 @@ def load_admin_extract(con, path: Path, layout: dict | None = None) -> dict:
 
 
 def survey_files(survey_landing: Path) -> list[tuple[int, Path]]:
-    """Delivered wave files: ``survey/<wave>/<file>.sav``."""
+    """Delivered wave files: ``survey/<wave>/<file>``, the file found by the data_file pattern
+    of the wave's codebook. A wave folder without a codebook, or with no or several matching
+    files, is an error naming the folder."""
+    from ingest.codebook import codebook_for_wave
+
     found = []
     for d in sorted(p for p in survey_landing.glob("*") if p.is_dir() and p.name.isdigit()):
-        for f in sorted(d.glob("*.sav")):
-            found.append((int(d.name), f))
+        cb = codebook_for_wave(int(d.name))
+        files = sorted(d.glob(cb.delivery["data_file"]))
+        if len(files) != 1:
+            raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
+                              f"(codebook {cb.path.name}), found {len(files)}", value=[f.name for f in files])
+        found.append((int(d.name), files[0]))
     return found
 
 

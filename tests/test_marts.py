@@ -17,15 +17,84 @@ def test_pipeline_run_succeeded(sample_build):
     assert s.materialized_any("marts/") and s.materialized_any("publish/") and s.materialized_any("reports/")
 
 
-def test_client_satisfaction_equals_generator_truth(sample_build):
-    truth = sample_build.truth["survey"]["2017"]["client_satisfaction"]
+WAVES = ["2017", "2022", "2024", "2025", "2026", "2027", "2028"]
+
+
+@pytest.mark.parametrize("wave", WAVES)
+def test_client_satisfaction_equals_generator_truth(sample_build, wave):
+    truth = sample_build.truth["survey"][wave]["client_satisfaction"]
     with sample_build.warehouse() as con:
-        row = con.execute("select * from marts.mart_client_satisfaction where wave_year = 2017").df().iloc[0]
-    assert row["n_unweighted"] == truth["n_unweighted"] == 683
-    assert bool(row["is_weighted"])
+        row = con.execute("select * from marts.mart_client_satisfaction where wave_year = ?", [int(wave)]).df().iloc[0]
+    assert row["n_unweighted"] == truth["n_unweighted"]
+    # CSV deliveries carry weights rounded to 6 decimals; the others are exact.
     for answer, share in truth["weighted_shares"].items():
-        assert row[f"share_{answer}"] == pytest.approx(share, abs=1e-12)
-    assert row["top2_share"] == pytest.approx(truth["top2_weighted"], abs=1e-12)
+        assert row[f"share_{answer}"] == pytest.approx(share, abs=1e-6), answer
+    assert row["top2_share"] == pytest.approx(truth["top2_weighted"], abs=1e-6)
+
+
+def test_weighting_flag_follows_the_deliveries(sample_build):
+    with sample_build.warehouse() as con:
+        flags = dict(con.execute("select wave_year, is_weighted from marts.mart_client_satisfaction").fetchall())
+    assert flags == {int(w): sample_build.truth["survey"][w].get("weighted", True) for w in WAVES}
+    assert flags[2025] is False  # delivered without weights
+
+
+def test_every_wave_is_in_the_respondent_fact_with_its_counts(sample_build):
+    with sample_build.warehouse() as con:
+        got = {w: (n, c) for w, n, c in con.execute(
+            "select wave_year, count(*), count(*) filter (where is_client) from marts.fct_respondent group by 1"
+        ).fetchall()}
+    expected = {int(w): (t["n_respondents"], t["n_clients"]) for w, t in sample_build.truth["survey"].items()}
+    assert got == expected
+    assert set(got) == {2017, 2022, 2024, 2025, 2026, 2027, 2028}
+
+
+def test_2017_considered_and_reasons_reproduce_the_published_shares(sample_build):
+    published = {"reason_unsure_entitled": 37, "reason_ashamed": 30, "reason_cannot_solve": 25,
+                 "reason_procedure_complex": 24, "reason_staff_attitude": 18, "reason_where_to_turn": 5,
+                 "reason_registered_elsewhere": 4, "reason_hard_to_reach": 3}
+    with sample_build.warehouse() as con:
+        considered = con.execute(
+            """select avg(case when harmonised_value = 1 then 1.0 else 0 end) from marts.fct_survey_answers
+               where wave_year = 2017 and item_code = 'considered_not_turned'"""
+        ).fetchone()[0]
+        reasons = dict(con.execute(
+            """select item_code, avg(harmonised_value) from marts.fct_survey_answers
+               where wave_year = 2017 and item_code like 'reason_%' and harmonised_value is not null group by 1"""
+        ).fetchall())
+        asked = con.execute(
+            """select count(distinct respondent_key) from marts.fct_survey_answers
+               where wave_year = 2017 and item_code like 'reason_%' and harmonised_value is not null"""
+        ).fetchone()[0]
+    assert round(considered * 100) == 8
+    assert asked == 241  # only those who considered it were asked (routing)
+    assert {k: round(v * 100) for k, v in reasons.items()} == published
+
+
+def test_reduced_wave_items_are_not_asked_not_missing(sample_build):
+    with sample_build.warehouse() as con:
+        asked_2027 = {r[0] for r in con.execute(
+            "select item_code from marts.dim_item_wave where wave_year = 2027 and is_asked").fetchall()}
+        not_asked = con.execute(
+            "select count(*) from marts.dim_item_wave where wave_year = 2027 and missing_reason = 'not_asked'"
+        ).fetchone()[0]
+        rows_not_asked = con.execute(
+            """select count(*) from marts.fct_survey_answers
+               where wave_year = 2027 and item_code not in ('trust_social_service', 'client_satisfaction')"""
+        ).fetchone()[0]
+        core = {r[0] for r in con.execute("select item_code from marts.dim_item where scope = 'core'").fetchall()}
+    assert asked_2027 == core == {"trust_social_service", "client_satisfaction"}
+    assert not_asked == 12 and rows_not_asked == 0
+
+
+def test_routing_is_not_applicable_not_a_missing_answer(sample_build):
+    with sample_build.warehouse() as con:
+        bad = con.execute(
+            """select count(*) from marts.fct_survey_answers a join marts.fct_respondent r using (respondent_key)
+               where a.item_code = 'client_satisfaction' and not r.is_client
+                 and coalesce(a.missing_reason, '') <> 'not_applicable'"""
+        ).fetchone()[0]
+    assert bad == 0
 
 
 def test_client_satisfaction_reproduces_published_2017_figures(sample_build):
@@ -57,6 +126,26 @@ def test_respondent_fact_counts_and_geography(sample_build):
     assert no_muni == 0 and unmapped == 0
     assert split == aglona  # every respondent of the split Aglonas novads is flagged, and only they
     assert keys_leak == 0
+
+
+def test_geography_on_the_current_boundary_set(sample_build):
+    with sample_build.warehouse() as con:
+        rows = con.execute(
+            """select wave_year, municipality_code_delivered, municipality_code_2021, current_municipality_code,
+                      is_split_territory from marts.fct_respondent"""
+        ).fetchall()
+        n_current = con.execute(
+            "select count(*) from marts.dim_municipality where boundary_set = 'post2025_42'").fetchone()[0]
+    assert n_current == 42
+    for wave, delivered, code_2021, current, split in rows:
+        if split:
+            assert delivered == "0604300" and current is None  # Aglonas novads, split in 2021
+            continue
+        assert current is not None, (wave, delivered)
+        if code_2021 in ("0038000", "0055000"):  # Madonas and Varakļānu novads merged on 1 July 2025
+            assert current == "0038001"
+        if wave >= 2026:
+            assert delivered == current
 
 
 def test_seed_rows_come_out_of_the_provision_mart_exactly(sample_build):

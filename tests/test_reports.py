@@ -97,11 +97,15 @@ def test_page_components_exist_in_core_components(page):
 
 
 def test_snapshot_holds_published_marts_only(sample_build):
+    from orchestration.publish import PUBLISHED
+
     with sample_build.snapshot() as con:
         tables = {r[0] for r in con.execute(
             "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
-    assert tables == {"main.mart_client_satisfaction", "main.fct_service_provision", "main.dim_municipality",
-                      "main._snapshot_info"}
+        columns = {r[0] for r in con.execute("select column_name from information_schema.columns").fetchall()}
+    assert tables == {f"main.{name}" for _, name in PUBLISHED} | {"main._snapshot_info"}
+    assert not {"main.fct_respondent", "main.fct_survey_answers"} & tables
+    assert "respondent_key" not in columns  # no respondent-level rows in anything published
     for sql_file in SOURCES.glob("*.sql"):
         assert "fct_respondent" not in sql_file.read_text() and "int_survey" not in sql_file.read_text()
 

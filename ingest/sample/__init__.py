@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.sample.admin_extracts import generate_admin
+from ingest.sample.survey_generic import WAVES, generate_wave
 from ingest.sample.survey_waves import generate_2017, truth_2017, write_sav_2017
 
 DEFAULT_SEED = 20170
@@ -17,16 +18,23 @@ TRUTH_FILE = "sample_truth.json"
 def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED) -> dict:
     """Write the sample deliveries under ``landing_dir``; return the known truth.
 
-    survey/2017/ex_ante_2017_iedzivotaji.sav
-    admin/2022/LM_datu_tabula_<atvk>_2022.xlsx   (one per municipality)
+    survey/2017/ex_ante_2017_iedzivotaji.sav                 SPSS, pre-reform codes
+    survey/2022/ex_post_2022_iedzivotaji_klienti.xlsx        Excel, question-text header + code sheet
+    survey/2024|2025/uzticesanas_monitorings_<y>_dati.csv    Windows-1257 CSV + *_kodi.csv code list
+    survey/2026|2028/monitorings_<y>_pilnais.sav             SPSS, full scope, 42 units
+    survey/2027/monitorings_2027_dati.csv                    CSV, reduced scope
+    admin/2022/LM_datu_tabula_<atvk>_2022.xlsx               one per municipality
     """
     landing_dir = Path(landing_dir)
     rng = np.random.default_rng(seed)
     wave = generate_2017(rng)
     write_sav_2017(wave, landing_dir / "survey" / "2017" / "ex_ante_2017_iedzivotaji.sav")
+    survey = {"2017": truth_2017(wave)}
+    for spec in WAVES:
+        survey[str(spec.wave)] = generate_wave(spec, landing_dir / "survey", rng)
     truth = {
         "seed": seed,
-        "survey": {"2017": truth_2017(wave)},
+        "survey": survey,
         "admin": generate_admin(rng, landing_dir / "admin"),
     }
     (landing_dir.parent / TRUTH_FILE).write_text(json.dumps(truth, indent=1, ensure_ascii=False), encoding="utf-8")

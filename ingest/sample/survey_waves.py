@@ -32,7 +32,16 @@ LABELS_2017 = {
     "Q1_KLIENTS": "Vai pēdējo 12 mēnešu laikā esat vērsies pašvaldības sociālajā dienestā?",
     "Q5_UZTICAS": "Cik lielā mērā Jūs uzticaties savas pašvaldības sociālajam dienestam?",
     "Q12_APMIER": "Kopumā, cik apmierināts esat ar sociālā dienesta sniegto atbalstu?",
+    "Q15_1": "Sociālais darbinieks izturējās ar cieņu",
+    "Q15_2": "Esmu pārliecināts par informācijas konfidencialitāti",
+    "Q15_3": "Sociālais darbinieks spēj risināt sarežģītas situācijas",
     "Q20_APSVERA": "Vai esat apsvēris iespēju vērsties sociālajā dienestā, bet to neesat darījis?",
+    **{f"Q21_{i}": f"Kāpēc nevērsāties? {t}" for i, t in enumerate([
+        "Nezinu, vai pienākas šāda palīdzība", "Bija kauns, neērti vērsties pēc palīdzības",
+        "Sociālais dienests nevar atrisināt manas/manas ģimenes problēmas",
+        "Pārāk sarežģīta palīdzības saņemšanas procedūra", "Nepatīk sociālā dienesta darbinieku attieksme",
+        "Nezinu, kur vērsties pēc palīdzības", "Esmu deklarēts citā pašvaldībā",
+        "Grūti nokļūt pašvaldības sociālajā dienestā"], start=1)},
     "SVARS": "Svars",
 }
 VALUE_LABELS_2017 = {
@@ -48,8 +57,18 @@ VALUE_LABELS_2017 = {
         4: "Pilnīgi neapmierināts", 9: "Grūti pateikt", 98: "Atteicās atbildēt", 99: "Nav jautāts (nav klients)",
     },
     "Q20_APSVERA": {1: "Jā, apsvēru, bet nevērsos", 2: "Nē", 9: "Grūti pateikt", 98: "Atteicās atbildēt"},
+    **{f"Q15_{i}": {1: "Pilnīgi piekrītu", 2: "Drīzāk piekrītu", 3: "Drīzāk nepiekrītu", 4: "Pilnīgi nepiekrītu",
+                    9: "Grūti pateikt", 98: "Atteicās atbildēt", 99: "Nav jautāts (nav klients)"} for i in (1, 2, 3)},
+    **{f"Q21_{i}": {1: "Minēts", 0: "Nav minēts", 99: "Nav jautāts"} for i in range(1, 9)},
 }
-USER_MISSING_2017 = {"Q5_UZTICAS": [98], "Q12_APMIER": [98, 99], "Q20_APSVERA": [98]}
+USER_MISSING_2017 = {"Q5_UZTICAS": [98], "Q12_APMIER": [98, 99], "Q20_APSVERA": [98],
+                     **{f"Q15_{i}": [98, 99] for i in (1, 2, 3)}, **{f"Q21_{i}": [99] for i in range(1, 9)}}
+REASONS_2017 = [0.37, 0.30, 0.25, 0.24, 0.18, 0.05, 0.04, 0.03]  # Q21_1..8, published shares
+RATINGS_2017 = {  # clients' ratings: respect high; confidentiality and complex situations lower
+    "Q15_1": [0.45, 0.40, 0.08, 0.03, 0.04],
+    "Q15_2": [0.25, 0.38, 0.18, 0.09, 0.10],
+    "Q15_3": [0.22, 0.40, 0.20, 0.08, 0.10],
+}
 
 
 def _old_municipalities() -> pd.DataFrame:
@@ -114,6 +133,15 @@ def generate_2017(rng: np.random.Generator) -> pd.DataFrame:
     df["Q20_APSVERA"] = np.where(rng.random(N_2017) < 0.02, 9, 2)
     df.loc[considered, "Q20_APSVERA"] = 1
 
+    rating_codes = np.array([1, 2, 3, 4, 9])
+    for var, p in RATINGS_2017.items():
+        df[var] = np.where(is_client, rng.choice(rating_codes, N_2017, p=p), 99)
+    # Reasons (multiple answers) of those who considered it: exact published shares of the 241.
+    for i, share in enumerate(REASONS_2017, start=1):
+        df[f"Q21_{i}"] = 99
+        df.loc[considered, f"Q21_{i}"] = 0
+        df.loc[rng.choice(considered, size=int(round(share * N_CONSIDERED_2017)), replace=False), f"Q21_{i}"] = 1
+
     df["SVARS"] = _weights_2017(df, munis)
     return df[list(LABELS_2017)]
 
@@ -166,5 +194,7 @@ def truth_2017(df: pd.DataFrame) -> dict:
             "top2_weighted": shares["fully"] + shares["rather"],
         },
         "considered_not_turned_unweighted": float((df["Q20_APSVERA"] == 1).mean()),
+        "reasons_unweighted": {f"Q21_{i}": float((df.loc[df["Q20_APSVERA"] == 1, f"Q21_{i}"] == 1).mean())
+                               for i in range(1, 9)},
         "municipality_codes": sorted(df["NOVADS"].unique().tolist()),
     }

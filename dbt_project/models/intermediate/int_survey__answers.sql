@@ -18,7 +18,7 @@ select
     item_variables.item_code,
     try_cast(code_map.harmonised_value as integer) as harmonised_value,
     case
-        when cells.source_code is null then 'system_missing'
+        when cells.source_code is null then coalesce(item_variables.blank_reason, 'system_missing')
         else code_map.missing_reason
     end as missing_reason,
     cells.source_variable,

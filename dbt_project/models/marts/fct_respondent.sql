@@ -17,6 +17,7 @@ select
     respondents.municipality_code_delivered,
     waves.boundary_set as municipality_boundary_set,
     municipalities.municipality_name as municipality_name_delivered,
+    municipalities.municipality_code_2021,
     municipalities.current_municipality_code,
     municipalities.is_split_territory,
     municipalities.region_2009_2023,

@@ -1,0 +1,16 @@
+-- One row per loaded survey wave.
+select
+    wave_year,
+    scope,
+    delivery_format,
+    boundary_set,
+    age_min,
+    age_max,
+    n_respondents_delivered,
+    has_delivered_weight,
+    title_lv,
+    title_en,
+    source_file,
+    source_file_sha256,
+    codebook_file
+from {{ ref('stg_survey__waves') }}
