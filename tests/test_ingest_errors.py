@@ -122,3 +122,53 @@ def test_bad_admin_workbook_is_rejected_with_its_place(con, tmp_path, edits, row
     err = _reject(con, path, load_admin_extract)
     assert err.file.endswith("extract.xlsx")
     assert (err.row, err.column, err.value) == (row, column, value)
+
+
+@pytest.fixture
+def csv_2024(tmp_path):
+    from ingest.sample.survey_generic import WAVES, generate_wave
+
+    spec = next(s for s in WAVES if s.wave == 2024)
+    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3))
+    return tmp_path / "survey" / "2024" / spec.file_name
+
+
+def load_2024(con, path):
+    return load_survey_wave(con, path, codebook_for_wave(2024))
+
+
+def test_csv_code_list_in_the_wrong_encoding_is_rejected(con, csv_2024):
+    code_list = next(csv_2024.parent.glob("*_kodi.csv"))
+    code_list.write_bytes(code_list.read_bytes().decode("cp1257").encode("utf-8"))
+    err = _reject(con, csv_2024, load_2024)
+    assert err.file == str(code_list) and "UTF-8" in err.problem and "cp1257" in err.problem
+
+
+def test_csv_with_undecodable_bytes_is_rejected_with_its_line(con, csv_2024):
+    lines = csv_2024.read_bytes().split(b"\r\n")
+    lines[4] = lines[4].replace(b";", b";\x81", 1)  # 0x81 is not a character in Windows-1257
+    csv_2024.write_bytes(b"\r\n".join(lines))
+    err = _reject(con, csv_2024, load_2024)
+    assert "not valid cp1257" in err.problem and err.row == 5
+
+
+def test_csv_text_in_a_coded_column_is_rejected(con, csv_2024):
+    lines = csv_2024.read_bytes().decode("cp1257").split("\r\n")
+    header = lines[0].split(";")
+    cells = lines[3].split(";")
+    cells[header.index("q_uztic")] = "daudz"
+    lines[3] = ";".join(cells)
+    csv_2024.write_bytes("\r\n".join(lines).encode("cp1257"))
+    err = _reject(con, csv_2024, load_2024)
+    assert (err.row, err.column, err.value, err.problem) == (4, "q_uztic", "daudz", "not a number")
+
+
+def test_every_sample_wave_loads(con, tmp_path):
+    from ingest.sample import generate_sample
+    from ingest.warehouse import survey_files
+
+    truth = generate_sample(tmp_path / "landing")
+    for wave, path in survey_files(tmp_path / "landing" / "survey"):
+        result = load_survey_wave(con, path, codebook_for_wave(wave))
+        assert result["status"] == "loaded"
+        assert result["respondents"] == truth["survey"][str(wave)]["n_respondents"]

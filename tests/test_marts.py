@@ -32,6 +32,12 @@ def test_client_satisfaction_equals_generator_truth(sample_build, wave):
     assert row["top2_share"] == pytest.approx(truth["top2_weighted"], abs=1e-6)
 
 
+def test_client_ratings_improve_by_2022(sample_build):
+    with sample_build.warehouse() as con:
+        top2 = dict(con.execute("select wave_year, top2_share from marts.mart_client_satisfaction").fetchall())
+    assert top2[2022] > top2[2017] + 0.03
+
+
 def test_weighting_flag_follows_the_deliveries(sample_build):
     with sample_build.warehouse() as con:
         flags = dict(con.execute("select wave_year, is_weighted from marts.mart_client_satisfaction").fetchall())
@@ -54,10 +60,12 @@ def test_2017_considered_and_reasons_reproduce_the_published_shares(sample_build
                  "reason_procedure_complex": 24, "reason_staff_attitude": 18, "reason_where_to_turn": 5,
                  "reason_registered_elsewhere": 4, "reason_hard_to_reach": 3}
     with sample_build.warehouse() as con:
-        considered = con.execute(
-            """select avg(case when harmonised_value = 1 then 1.0 else 0 end) from marts.fct_survey_answers
-               where wave_year = 2017 and item_code = 'considered_not_turned'"""
-        ).fetchone()[0]
+        considered, considered_weighted = con.execute(
+            """select avg(case when harmonised_value = 1 then 1.0 else 0 end),
+                      sum(case when harmonised_value = 1 then r.weight else 0 end) / sum(r.weight)
+               from marts.fct_survey_answers a join marts.fct_respondent r using (respondent_key)
+               where a.wave_year = 2017 and item_code = 'considered_not_turned'"""
+        ).fetchone()
         reasons = dict(con.execute(
             """select item_code, avg(harmonised_value) from marts.fct_survey_answers
                where wave_year = 2017 and item_code like 'reason_%' and harmonised_value is not null group by 1"""
@@ -66,7 +74,7 @@ def test_2017_considered_and_reasons_reproduce_the_published_shares(sample_build
             """select count(distinct respondent_key) from marts.fct_survey_answers
                where wave_year = 2017 and item_code like 'reason_%' and harmonised_value is not null"""
         ).fetchone()[0]
-    assert round(considered * 100) == 8
+    assert round(considered * 100) == 8 and round(considered_weighted * 100) == 8
     assert asked == 241  # only those who considered it were asked (routing)
     assert {k: round(v * 100) for k, v in reasons.items()} == published
 
