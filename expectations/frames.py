@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from ingest.readers.admin_table import is_not_available, parse_number
-from ingest.settings import DBT_SEED_DIR
-from ingest.warehouse import ADMIN_VALUE_COLUMNS, known_municipality_codes
-
-AGE_COLUMNS = [c for c in ADMIN_VALUE_COLUMNS if c.startswith("age_")]
+from ingest.readers.admin_table import AGE_COLUMNS, VALUE_COLUMNS, is_not_available, parse_number
+from ingest.settings import DBT_SEED_DIR, latest_allowed_year
+from ingest.warehouse import known_municipality_codes
 ASKED_REASONS = (None, "hard_to_say")  # answers that count as "asked and answered"
 
 
@@ -87,7 +84,7 @@ def admin_frame(con) -> Frame:
     rows = con.execute("select * from raw.admin_table_rows").df()
     df = rows[["municipality_code", "year", "row_no", "source_file", "excel_row"]].copy()
     unparseable = pd.Series(0, index=rows.index)
-    for col in ADMIN_VALUE_COLUMNS:
+    for col in VALUE_COLUMNS:
         texts = rows[col]
         parsed = texts.map(parse_number)
         df[col] = parsed.astype("float64")
@@ -108,8 +105,9 @@ def admin_frame(con) -> Frame:
         df=df,
         values={
             "indicator_row_numbers": _indicator_row_numbers(),
-            "municipality_codes": sorted(known_municipality_codes("post2021_43")),
-            "current_year": date.today().year,
-            "number_columns": ADMIN_VALUE_COLUMNS,
+            "municipality_codes": sorted(set().union(*(known_municipality_codes(b) for b in
+                                                         ("pre2021_119", "post2021_43", "post2025_42")))),
+            "latest_year": latest_allowed_year(),
+            "number_columns": VALUE_COLUMNS,
         },
     )

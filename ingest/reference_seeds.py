@@ -27,12 +27,45 @@ OUT_DIR = DBT_SEED_DIR / "reference"
 F_CURRENT = "municipalities_2021_43_DERIVED_from_DemographicMap_LVA.units.csv"
 F_OLD = "pre2021_119_municipalities_covid19datahub_LVA.csv"
 F_XWALK = "crosswalk_2009-2021_119_to_2021_43_DERIVED.csv"
+F_POP = "population_IRS031_annual_avg_36novadi_2012-2025_SanitaShu.csv"
 
 ORIGIN = {
     F_CURRENT: "DERIVED from advaitsridhar/DemographicMap site/data/admin1/LVA.units.json @1a72bd7d; CSP IRD041 population",
     F_OLD: "covid19datahub/COVID19 inst/extdata/db/LVA.csv @4c47e0ef; CSP IRD060 population 2019",
     F_XWALK: "DERIVED: DemographicMap predecessor lists joined to covid19datahub old ATVK codes; Aglona split from aglona.lv",
+    F_POP: "SanitaShu/AI-poject-TSI-Team- IRS031_20251113-180224.csv @9d876e83 (raw CSP PxWeb export IRS031)",
 }
+
+
+def _ascii(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def match_irs031_names(english: list[str], novadi: dict[str, str]) -> dict[str, str]:
+    """'Aizkraukle municipality' -> ATVK code of 'Aizkraukles novads', by the longest common prefix of
+    the ASCII-folded names (Latvian genitive endings differ: Ādaži/Ādažu, Cēsis/Cēsu). Each English
+    name must match exactly one novads by at least 3 letters, and no novads twice."""
+    result = {}
+    for name in english:
+        base = _ascii(name.replace(" municipality", ""))
+        scored = sorted(((_common_prefix(base, _ascii(lv.replace(" novads", ""))), code) for code, lv in novadi.items()),
+                        reverse=True)
+        best, second = scored[0], scored[1]
+        if best[0] < 3 or best[0] == second[0]:
+            raise ValueError(f"cannot match {name!r} to one novads (best {best}, next {second})")
+        result[name] = best[1]
+    if len(set(result.values())) != len(result):
+        raise ValueError("two IRS031 names matched the same novads")
+    return result
 
 # NUTS-2016 level-3 codes of the six statistical regions valid 2009-2023.
 NUTS2016_REGIONS = {
@@ -146,7 +179,40 @@ def build(reference_dir: Path) -> dict[str, list[dict[str, str]]]:
         )
     crosswalk_2025.sort(key=lambda r: r["old_atvk_code"])
 
+    # Annual average population (CSP IRS031) of the 36 novadi, 2012-2024 (2025 is "…" in the export).
+    with (reference_dir / F_POP).open(encoding="utf-8-sig", newline="") as fh:
+        lines = [line for line in csv.reader(fh) if line]
+    header = next(line for line in lines if line[0] == "Indicator")
+    data = [line for line in lines if line[0] == "Annual average population"]
+    novadi = {r["atvk2021_code"]: r["name"] for r in current if r["type"] == "novads"}
+    codes = match_irs031_names([line[1] for line in data], novadi)
+    population_annual = []
+    for line in data:
+        for year, value in zip(header[2:], line[2:]):
+            if value.strip().isdigit():
+                population_annual.append({
+                    "atvk_code": codes[line[1]], "year": year, "population": value,
+                    "name_in_source": line[1], "measure": "annual average population",
+                    "source_file": F_POP, "source_origin": ORIGIN[F_POP],
+                })
+    population_annual.sort(key=lambda r: (r["atvk_code"], r["year"]))
+
+    # Aglonas novads was split in 2021: Aglonas pag. -> Preiļu novads; Grāveru, Kastuļinas and
+    # Šķeltovas pag. -> Krāslavas novads (crosswalk). Parish populations are not in ../shared/reference,
+    # so pre-2021 figures are allocated by parish count (1 of 4 to Preiļi, 3 of 4 to Krāslava):
+    # an assumption, flagged, to be replaced by CSP parish populations when they are added.
+    split_allocation = [
+        {"old_atvk_code": r["old_atvk_code"], "new_atvk_code": r["new_atvk_code"],
+         "share": "0.25" if r["new_atvk_code"] == "0042000" else "0.75",
+         "basis": "ASSUMPTION: share of parishes (1 of 4 / 3 of 4); parish populations not in ../shared/reference",
+         "source_file": F_XWALK, "source_origin": ORIGIN[F_XWALK]}
+        for r in xwalk if r["relation"] == "PART"
+    ]
+    split_allocation.sort(key=lambda r: r["new_atvk_code"])
+
     return {
+        "ref_population_annual": population_annual,
+        "ref_split_allocation": split_allocation,
         "ref_crosswalk_2021_2025": crosswalk_2025,
         "ref_municipalities_2021": municipalities_2021,
         "ref_municipalities_pre2021": municipalities_pre2021,

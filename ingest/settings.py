@@ -16,6 +16,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CODEBOOK_DIR = Path(__file__).resolve().parent / "codebooks"
 
 
+def latest_allowed_year() -> int:
+    """Deliveries for later years are rejected (ingest/config/monitoring.yml)."""
+    import datetime
+
+    import yaml
+
+    period = yaml.safe_load((CONFIG_DIR / "monitoring.yml").read_text(encoding="utf-8"))
+    return max(datetime.date.today().year, int(period["last_year"]))
+
+
 def codebook_dir() -> Path:
     return Path(os.environ.get("TRUST_CODEBOOK_DIR") or CODEBOOK_DIR)
 CONFIG_DIR = Path(__file__).resolve().parent / "config"

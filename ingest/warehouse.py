@@ -22,10 +22,6 @@ from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_tab
 from ingest.readers.survey_file import SurveyDelivery, read_survey_file
 from ingest.settings import DBT_SEED_DIR
 
-ADMIN_VALUE_COLUMNS = [
-    "total", "women", "men", "age_0_17", "age_18_24", "age_25_54", "age_55_64",
-    "age_65_79", "age_80_89", "age_90_plus", "expenditure_eur",
-]
 
 DDL = """
 create schema if not exists raw;
@@ -127,6 +123,14 @@ def _seed(name: str) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def boundary_set_of_report_year(year: int) -> str:
+    """Which units report for a year (seed reference/boundary_sets.csv)."""
+    for r in _seed("boundary_sets"):
+        if int(r["first_report_year"]) <= year and (not r["last_report_year"] or year <= int(r["last_report_year"])):
+            return r["boundary_set"]
+    raise ValueError(f"no boundary set for report year {year}")
+
+
 def known_municipality_codes(boundary_set: str) -> set[str]:
     if boundary_set == "pre2021_119":
         return {r["atvk_code"] for r in _seed("ref_municipalities_pre2021")}
@@ -202,24 +206,35 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
             "respondents": delivery.n_respondents}
 
 
-def load_admin_extract(con, path: Path, layout: dict | None = None) -> dict:
+def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None) -> dict:
+    """Load one municipality-year workbook. An unchanged file (same checksum as the last load of
+    its municipality-year) is not even parsed again. `seen` (municipality/year -> file) makes a
+    second extract for the same municipality and year in one delivery an error."""
     path = Path(path)
+    seen = {} if seen is None else seen
+    sha = sha256_of(path) if path.exists() else ""
+    current = _current_partition_of(con, "admin", sha)
+    if current and seen.get(current, path.name) == path.name:
+        seen[current] = path.name
+        _audit(con, str(uuid.uuid4()), "admin", current, path, sha, 0, "unchanged")
+        return {"key": current, "file": path.name, "status": "unchanged", "rows": 0}
     try:
         extract: AdminExtract = read_admin_table(path, layout or load_layout())
-        if extract.municipality_code not in known_municipality_codes("post2021_43"):
-            raise IngestError(path, "municipality code in the title block is not a current ATVK code",
-                              sheet=extract.sheet, value=extract.municipality_code)
+        boundary = boundary_set_of_report_year(extract.year)
+        if extract.municipality_code not in known_municipality_codes(boundary):
+            raise IngestError(path, f"municipality code in the title block is not a unit of {extract.year} "
+                              f"(boundary set {boundary})", sheet=extract.sheets[0], value=extract.municipality_code)
+        key = f"{extract.municipality_code}/{extract.year}"
+        if seen.get(key, path.name) != path.name:
+            raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
+                              "deliver one extract per municipality and year", value=key)
     except IngestError as exc:
         _reject(con, "admin", path.name, path, exc)
         raise
-    key = f"{extract.municipality_code}/{extract.year}"
-    sha = sha256_of(path)
-    if _already_loaded(con, "admin", key, sha):
-        _audit(con, str(uuid.uuid4()), "admin", key, path, sha, 0, "unchanged")
-        return {"key": key, "file": path.name, "status": "unchanged", "rows": 0}
+    seen[key] = path.name
     load_id = str(uuid.uuid4())
     rows = extract.rows.assign(
-        load_id=load_id, source_file=path.name, sheet=extract.sheet,
+        load_id=load_id, source_file=path.name,
         municipality_code=extract.municipality_code, municipality_name=extract.municipality_name,
         year=extract.year,
     )
@@ -237,6 +252,19 @@ def load_admin_extract(con, path: Path, layout: dict | None = None) -> dict:
         con.execute("rollback")
         raise
     return {"key": key, "file": path.name, "status": "loaded", "rows": len(rows)}
+
+
+def _current_partition_of(con, kind: str, sha: str) -> str | None:
+    """The partition this exact file is the current load of, if any."""
+    row = con.execute(
+        """select partition_key from (
+               select partition_key, sha256,
+                      row_number() over (partition by partition_key order by loaded_at desc) as rn
+               from audit.file_loads where source_kind = ? and status in ('loaded', 'unchanged'))
+           where rn = 1 and sha256 = ? limit 1""",
+        [kind, sha],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def survey_files(survey_landing: Path) -> list[tuple[int, Path]]:

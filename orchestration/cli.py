@@ -24,8 +24,8 @@ def _sample(force: bool) -> None:
     t0 = time.monotonic()
     truth = generate_sample(paths.landing_dir)
     print(f"sample written to {paths.landing_dir} in {time.monotonic() - t0:.1f} s: "
-          f"waves {sorted(truth['survey'])}, admin extracts for {len(truth['admin']['values'])} municipalities "
-          f"({truth['admin']['year']})")
+          f"survey waves {', '.join(sorted(truth['survey']))}; {len(truth['admin']['values'])} admin extracts "
+          f"(municipality-years {truth['admin']['years'][0]}-{truth['admin']['years'][-1]})")
 
 
 def _run() -> int:

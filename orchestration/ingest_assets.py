@@ -44,7 +44,7 @@ def _load_files(context, paths, items: list, load_one, tables: list[str], what: 
     try:
         for i, item in enumerate(items, 1):
             loaded.append(load_one(con, item))
-            if i % 10 == 0 or i == len(items):
+            if i % 50 == 0 or i == len(items):
                 context.log.info(f"{what}: {i}/{len(items)} files read, last {loaded[-1]['file']}: {loaded[-1]['status']}")
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
     except IngestError as exc:
@@ -82,8 +82,10 @@ def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResour
 def load_admin_extracts(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Load every workbook under <landing>/admin/<year>/*.xlsx."""
     paths = warehouse.paths
+    seen: dict[str, str] = {}
     loaded, counts = _load_files(
-        context, paths, admin_files(paths.admin_landing), load_admin_extract,
+        context, paths, admin_files(paths.admin_landing),
+        lambda con, path: load_admin_extract(con, path, seen=seen),
         ["admin_table_rows"], "admin extracts", f"{paths.admin_landing}/<year>/*.xlsx",
     )
     statuses = {s: sum(1 for r in loaded if r["status"] == s) for s in ("loaded", "unchanged")}

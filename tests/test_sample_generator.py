@@ -37,13 +37,15 @@ def test_sav_has_latvian_labels_user_missing_and_published_shares(two_samples):
     assert set(df.loc[df["Q1_KLIENTS"] == 2, "Q12_APMIER"]) == {99.0}  # routing
 
 
-def test_admin_extracts_one_per_current_municipality(two_samples):
+def test_admin_extracts_one_per_reporting_municipality_and_year(two_samples):
     (landing, truth), _ = two_samples
-    files = sorted((landing / "admin" / "2022").glob("*.xlsx"))
-    assert len(files) == 43 == len(truth["admin"]["values"])
-    for code, rows in truth["admin"]["values"].items():
-        for row_no in ("7.1", "7.2", "7.4"):
+    counts = {int(d.name): len(list(d.glob("*.xlsx"))) for d in (landing / "admin").iterdir()}
+    assert counts == {**{y: 119 for y in range(2017, 2021)}, **{y: 43 for y in range(2021, 2025)},
+                      **{y: 42 for y in range(2025, 2029)}}
+    assert len(truth["admin"]["values"]) == sum(counts.values())
+    ages = ("age_0_17", "age_18_24", "age_25_54", "age_55_64", "age_65_79", "age_80_89", "age_90_plus")
+    for key, rows in truth["admin"]["values"].items():
+        for row_no in ("7.1", "7.2", "7.4", *(f"13.{i}" for i in range(1, 11))):
             r = rows[row_no]
-            assert r["women"] + r["men"] == r["total"], (code, row_no)
-            ages = [r[k] for k in ("age_18_24", "age_25_54", "age_55_64", "age_65_79", "age_80_89", "age_90_plus")]
-            assert sum(ages) == r["total"], (code, row_no)
+            assert r["women"] + r["men"] == r["total"], (key, row_no)
+            assert sum(r.get(k, 0) for k in ages) == r["total"], (key, row_no)

@@ -74,14 +74,54 @@ SEED_ROWS = {
 SEED_POPULATION = 38134  # the seed municipality's population in the reference file
 
 
+# SPOLIS annual report: recipients per 1000 residents and cost per recipient (EUR/year), synthetic.
+SERVICES = {
+    "13.1": (6.0, 1500, [0, 0, 5, 10, 40, 35, 10]),      # home care: mostly old
+    "13.2": (0.3, 6000, [0, 10, 60, 20, 10, 0, 0]),      # group home
+    "13.3": (4.0, 9000, [2, 3, 15, 15, 30, 27, 8]),      # long-term care institution
+    "13.4": (1.2, 950, [0, 10, 55, 20, 12, 3, 0]),       # day-care centre
+    "13.5": (0.4, 1200, [40, 10, 30, 10, 10, 0, 0]),     # respite care
+    "13.6": (0.3, 2500, [0, 20, 60, 15, 5, 0, 0]),       # specialised workshop
+    "13.7": (0.5, 1800, [35, 10, 45, 7, 3, 0, 0]),       # crisis centre
+    "13.8": (0.6, 2200, [0, 5, 55, 25, 15, 0, 0]),       # shelter
+    "13.9": (0.8, 1400, [0, 15, 70, 10, 5, 0, 0]),       # family assistant
+    "13.10": (0.7, 1600, [100, 0, 0, 0, 0, 0, 0]),       # social rehabilitation for children
+}
+FIRST_YEAR, LAST_YEAR = 2017, 2028
+SHEET_LM, SHEET_SPOLIS = "Datu tabula", "SPOLIS gada pārskats"
+
+
 def indicator_catalogue() -> list[dict]:
     with (DBT_SEED_DIR / "admin_indicators.csv").open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 
-def current_municipalities() -> list[dict]:
-    with (DBT_SEED_DIR / "reference" / "ref_municipalities_2021.csv").open(encoding="utf-8") as fh:
+def _seed_rows(name: str) -> list[dict]:
+    with (DBT_SEED_DIR / "reference" / f"{name}.csv").open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def current_municipalities() -> list[dict]:
+    return _seed_rows("ref_municipalities_2021")
+
+
+def units_for_year(year: int) -> list[dict]:
+    """The municipalities that report for `year`: 119 until 2020, 43 for 2021-2024 (reform of
+    1 July 2021), 42 from 2025 (Varakļānu merged into Madonas novads on 1 July 2025)."""
+    if year <= 2020:
+        return [{"atvk_code": r["atvk_code"], "name": r["name"], "population": int(r["population_2019"])}
+                for r in _seed_rows("ref_municipalities_pre2021")]
+    units = [{"atvk_code": r["atvk_code"], "name": r["name"], "population": int(r["population"])}
+             for r in current_municipalities()]
+    if year <= 2024:
+        return units
+    to_2025 = {r["old_atvk_code"]: r for r in _seed_rows("ref_crosswalk_2021_2025")}
+    merged: dict[str, dict] = {}
+    for u in units:
+        x = to_2025[u["atvk_code"]]
+        m = merged.setdefault(x["new_atvk_code"], {"atvk_code": x["new_atvk_code"], "name": x["new_name"], "population": 0})
+        m["population"] += u["population"]
+    return list(merged.values())
 
 
 def _split(rng, total: int, probs) -> list[int]:
@@ -97,8 +137,28 @@ def _by_sex_and_age(rng, total: int, seed_row: dict) -> dict:
                 **dict(zip(AGE_KEYS[1:], ages)), expenditure_eur=X)
 
 
-def synthetic_rows(rng: np.random.Generator, population: int) -> dict:
-    f = population / SEED_POPULATION
+def spolis_rows(rng: np.random.Generator, population: int, year: int) -> dict:
+    trend = 1 + 0.02 * (year - SEED_YEAR)
+    rows = {"13": dict(age_0_17=None, expenditure_eur=None)}
+    for row_no, (per_1000, cost, ages) in SERVICES.items():
+        total = int(rng.poisson(per_1000 * population / 1000 * trend))
+        women = int(rng.binomial(total, 0.6))
+        bands = dict(zip(AGE_KEYS, _split(rng, total, ages)))
+        if row_no == "13.10":
+            bands = {k: (v if k == "age_0_17" else X) for k, v in bands.items()}
+        rows[row_no] = dict(total=total, women=women, men=total - women, **bands,
+                            expenditure_eur=int(round(total * cost * trend * rng.uniform(0.85, 1.15))))
+    waiting = int(rng.poisson(1.5 * population / 1000))
+    w_women = int(rng.binomial(waiting, 0.6))
+    rows["14"] = dict(total=waiting, women=w_women, men=waiting - w_women, expenditure_eur=X)
+    staff = max(2, int(round(population / 1000 * 0.9 * rng.uniform(0.7, 1.3))))
+    s_women = int(rng.binomial(staff, 0.9))
+    rows["15"] = dict(total=staff, women=s_women, men=staff - s_women, **{k: X for k in AGE_KEYS}, expenditure_eur=X)
+    return rows
+
+
+def synthetic_rows(rng: np.random.Generator, population: int, year: int = SEED_YEAR) -> dict:
+    f = population / SEED_POPULATION * (1 + 0.02 * (year - SEED_YEAR))
     rows = {"7": SEED_ROWS["7"], "7.3": SEED_ROWS["7.3"], "7.6": SEED_ROWS["7.6"]}
     for key in ("7.1", "7.2", "7.4"):
         total = int(rng.poisson(SEED_ROWS[key]["total"] * f))
@@ -121,42 +181,72 @@ def synthetic_rows(rng: np.random.Generator, population: int) -> dict:
     return rows
 
 
-def write_workbook(path: Path, municipality: dict, year: int, rows: dict) -> None:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Datu tabula"
+def _as_delivered(value, legacy: bool):
+    """Older extracts carry numbers as text with spaces for thousands and decimal commas."""
+    if not legacy or not isinstance(value, int):
+        return value
+    text = f"{value:,}".replace(",", " ")
+    return text + ",00" if value >= 1000 else text
+
+
+def _sheet(ws, municipality: dict, year: int, heading: str, legacy: bool) -> None:
     ws.append(["Labklājības ministrija"])
     ws.append(["Sociālās vides izpētes datu tabula"])
     ws.append(["Pašvaldība:", municipality["name"]])
     ws.append(["ATVK kods:", municipality["atvk_code"]])
     ws.append(["Gads:", year])
-    ws.append(["Dienas aprūpes centru pakalpojumi"])
+    ws.append([heading])
     ws.append([])
-    ws.append(HEADERS)
+    if legacy:  # two header rows with merged group cells, as in older LM tables
+        top = HEADERS[:4] + ["t.sk. pēc dzimuma", None] + ["t.sk. pēc vecuma"] + [None] * 6 + HEADERS[13:]
+        ws.append(top)
+        ws.append([None] * 4 + HEADERS[4:13] + [None, None])
+        r = ws.max_row
+        for col in ("A", "B", "C", "D", "N", "O"):
+            ws.merge_cells(f"{col}{r - 1}:{col}{r}")
+        ws.merge_cells(f"E{r - 1}:F{r - 1}")
+        ws.merge_cells(f"G{r - 1}:M{r - 1}")
+    else:
+        ws.append(HEADERS)
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
+
+
+def write_workbook(path: Path, municipality: dict, year: int, rows: dict, legacy: bool = False) -> None:
+    wb = Workbook()
+    sheets = {SHEET_LM: wb.active}
+    sheets[SHEET_LM].title = SHEET_LM
+    _sheet(sheets[SHEET_LM], municipality, year, "Dienas aprūpes centru pakalpojumi", legacy)
     catalogue = {r["row_no"]: r for r in indicator_catalogue()}
+    if any(k in rows for k in ("13", "14", "15")):
+        sheets[SHEET_SPOLIS] = wb.create_sheet(SHEET_SPOLIS)
+        _sheet(sheets[SHEET_SPOLIS], municipality, year, "Sociālie pakalpojumi (SPOLIS gada pārskats)", legacy)
     for row_no, ind in catalogue.items():
+        if row_no not in rows:
+            continue
         values = rows[row_no]
+        ws = sheets[SHEET_SPOLIS if row_no.split(".")[0] in ("13", "14", "15") else SHEET_LM]
         service = "Dienas aprūpes centra pakalpojums pilngadīgām personām ar smagiem funkcionāliem traucējumiem, tai skaitā garīga rakstura traucējumiem" if row_no == "7" else None
         comment = NOT_YET if row_no in ("7.3", "7.6") else ind["data_source_lv"]
         label = ind["label_lv"].replace("(gada beigās)", f"({year}.g.beigās)")
         ws.append([f"{row_no}." if "." in row_no else row_no, service, label,
-                   *[values.get(k) for k in VALUE_KEYS], comment])
+                   *[_as_delivered(values.get(k), legacy) for k in VALUE_KEYS], comment])
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
 
 
-def generate_admin(rng: np.random.Generator, out_dir: Path, year: int = SEED_YEAR) -> dict:
-    """Write one workbook per current municipality for `year`; return the known values."""
+def generate_admin(rng: np.random.Generator, out_dir: Path, years=range(FIRST_YEAR, LAST_YEAR + 1)) -> dict:
+    """One workbook per reporting municipality and year; return the known values (as numbers)."""
     truth: dict = {}
-    for m in current_municipalities():
-        if m["valid_to"] and m["valid_to"] < f"{year}-01-01":
-            continue
-        if m["atvk_code"] == SEED_MUNICIPALITY and year == SEED_YEAR:
-            rows = SEED_ROWS
-        else:
-            rows = synthetic_rows(rng, int(m["population"]))
-        write_workbook(out_dir / str(year) / f"LM_datu_tabula_{m['atvk_code']}_{year}.xlsx", m, year, rows)
-        truth[m["atvk_code"]] = {k: {c: v for c, v in r.items()} for k, r in rows.items()}
-    return {"year": year, "values": truth}
+    for year in years:
+        for m in units_for_year(year):
+            if m["atvk_code"] == SEED_MUNICIPALITY and year == SEED_YEAR:
+                rows = {**SEED_ROWS, **spolis_rows(rng, m["population"], year)}
+            else:
+                rows = {**synthetic_rows(rng, m["population"], year), **spolis_rows(rng, m["population"], year)}
+            legacy = year <= 2020
+            write_workbook(out_dir / str(year) / f"LM_datu_tabula_{m['atvk_code']}_{year}.xlsx", m, year, rows, legacy)
+            truth[f"{m['atvk_code']}/{year}"] = {
+                k: {c: v for c, v in r.items() if isinstance(v, int)} for k, r in rows.items()
+            }
+    return {"years": list(years), "values": truth}

@@ -9,11 +9,15 @@ indicators as (
 
 municipalities as (
     select * from {{ ref('dim_municipality') }}
-    where boundary_set = 'post2021_43'
+),
+
+boundary_sets as (
+    select * from {{ ref('boundary_sets') }}
 )
 
 select
     cell_values.municipality_code,
+    boundary_sets.boundary_set,
     municipalities.municipality_name,
     cell_values.year,
     cell_values.row_no,
@@ -32,4 +36,9 @@ select
     cell_values.source_column
 from cell_values
 left join indicators on cell_values.row_no = indicators.row_no
-left join municipalities on cell_values.municipality_code = municipalities.municipality_code
+left join boundary_sets
+    on cell_values.year >= boundary_sets.first_report_year
+    and (boundary_sets.last_report_year is null or cell_values.year <= boundary_sets.last_report_year)
+left join municipalities
+    on cell_values.municipality_code = municipalities.municipality_code
+    and boundary_sets.boundary_set = municipalities.boundary_set
