@@ -1,0 +1,43 @@
+-- One row per respondent and indicator the respondent counts in (asked, and in the indicator's
+-- population), with the weight and the respondent's geography on the current boundary set.
+with indicators as (
+    select
+        *,
+        list_transform(string_split(numerator_values, ';'), x -> cast(x as integer)) as numerator_list
+    from {{ ref('indicators') }}
+),
+
+answers as (
+    select * from {{ ref('fct_survey_answers') }}
+    where harmonised_value is not null or missing_reason = 'hard_to_say'
+),
+
+respondents as (
+    select * from {{ ref('fct_respondent') }}
+),
+
+current_units as (
+    select municipality_code, region_2009_2023 from {{ ref('dim_municipality') }}
+    where boundary_set = 'post2025_42'
+)
+
+select
+    indicators.indicator_code,
+    answers.wave_year,
+    answers.respondent_key,
+    coalesce(respondents.weight, 1.0) as w,
+    respondents.has_delivered_weight,
+    respondents.current_municipality_code,
+    coalesce(current_units.region_2009_2023, respondents.region_2009_2023) as region,
+    respondents.sex,
+    respondents.age_band,
+    case when respondents.is_client then 'client' else 'non_client' end as client_status,
+    indicators.population,
+    case when list_contains(indicators.numerator_list, answers.harmonised_value) then 1 else 0 end as is_numerator,
+    case when answers.harmonised_value is not null then 1 else 0 end as has_opinion,
+    case when answers.missing_reason = 'hard_to_say' then 1 else 0 end as is_hard_to_say
+from answers
+inner join indicators on answers.item_code = indicators.item_code
+inner join respondents on answers.respondent_key = respondents.respondent_key
+left join current_units on respondents.current_municipality_code = current_units.municipality_code
+where indicators.population <> 'clients' or respondents.is_client
