@@ -77,21 +77,6 @@ def test_estimate_deff_and_interval_recomputed_from_respondents(sample_build, in
     assert ci_low <= est <= ci_high
 
 
-def test_unweighted_wave_interval_is_the_closed_form_wilson(sample_build):
-    """2025 has no weights: effective n = n and design effect = 1."""
-    with sample_build.warehouse() as con:
-        k, n = con.execute(
-            """select count(*) filter (where a.harmonised_value in (1, 2)), count(*)
-               from marts.fct_survey_answers a where a.wave_year = 2025 and a.item_code = 'trust_social_service'
-                 and (a.harmonised_value is not null or a.missing_reason = 'hard_to_say')"""
-        ).fetchone()
-        est, lo, hi, n_unw, n_eff, deff, _ = estimate(con, "trust_top2", 2025, "national", "LV", "all", "all",
-                                                      "share_incl_hard_to_say")
-    assert n_unw == n and n_eff == pytest.approx(n) and deff == pytest.approx(1.0)
-    assert est == pytest.approx(k / n)
-    assert (lo, hi) == (pytest.approx(wilson(k / n, n)[0]), pytest.approx(wilson(k / n, n)[1]))
-
-
 def test_intervals_stay_inside_0_1_and_small_cells_are_flagged(sample_build):
     with sample_build.warehouse() as con:
         outside = con.execute(

@@ -18,6 +18,7 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from ingest.sample.quality import quality
 from ingest.settings import DBT_SEED_DIR
 
 SEED_MUNICIPALITY = "0031000"  # Jēkabpils novads
@@ -137,8 +138,9 @@ def _by_sex_and_age(rng, total: int, seed_row: dict) -> dict:
                 **dict(zip(AGE_KEYS[1:], ages)), expenditure_eur=X)
 
 
-def spolis_rows(rng: np.random.Generator, population: int, year: int) -> dict:
-    trend = 1 + 0.02 * (year - SEED_YEAR)
+def spolis_rows(rng: np.random.Generator, population: int, year: int, q: float = 0.0) -> dict:
+    """SPOLIS figures; q is the municipality's service quality (ingest.sample.quality)."""
+    trend = (1 + 0.02 * (year - SEED_YEAR)) * np.exp(0.25 * q)
     rows = {"13": dict(age_0_17=None, expenditure_eur=None)}
     for row_no, (per_1000, cost, ages) in SERVICES.items():
         total = int(rng.poisson(per_1000 * population / 1000 * trend))
@@ -151,7 +153,7 @@ def spolis_rows(rng: np.random.Generator, population: int, year: int) -> dict:
     waiting = int(rng.poisson(1.5 * population / 1000))
     w_women = int(rng.binomial(waiting, 0.6))
     rows["14"] = dict(total=waiting, women=w_women, men=waiting - w_women, expenditure_eur=X)
-    staff = max(2, int(round(population / 1000 * 0.9 * rng.uniform(0.7, 1.3))))
+    staff = max(2, int(round(population / 1000 * 0.9 * np.exp(0.2 * q) * rng.uniform(0.85, 1.15))))
     s_women = int(rng.binomial(staff, 0.9))
     rows["15"] = dict(total=staff, women=s_women, men=staff - s_women, **{k: X for k in AGE_KEYS}, expenditure_eur=X)
     return rows
@@ -240,10 +242,11 @@ def generate_admin(rng: np.random.Generator, out_dir: Path, years=range(FIRST_YE
     truth: dict = {}
     for year in years:
         for m in units_for_year(year):
+            q = quality(m["atvk_code"])
             if m["atvk_code"] == SEED_MUNICIPALITY and year == SEED_YEAR:
-                rows = {**SEED_ROWS, **spolis_rows(rng, m["population"], year)}
+                rows = {**SEED_ROWS, **spolis_rows(rng, m["population"], year, q)}
             else:
-                rows = {**synthetic_rows(rng, m["population"], year), **spolis_rows(rng, m["population"], year)}
+                rows = {**synthetic_rows(rng, m["population"], year), **spolis_rows(rng, m["population"], year, q)}
             legacy = year <= 2020
             write_workbook(out_dir / str(year) / f"LM_datu_tabula_{m['atvk_code']}_{year}.xlsx", m, year, rows, legacy)
             truth[f"{m['atvk_code']}/{year}"] = {

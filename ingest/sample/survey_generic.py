@@ -19,6 +19,7 @@ import pyreadstat
 from openpyxl import Workbook
 
 from ingest.codebook import Codebook, codebook_for_wave
+from ingest.sample.quality import current_unit, quality
 from ingest.settings import DBT_SEED_DIR
 
 VALUES = ["1", "2", "3", "4", "hard_to_say", "refused"]
@@ -82,12 +83,35 @@ def municipalities(boundary_set: str) -> pd.DataFrame:
 
 
 def improved(p: list[float], delta: float) -> np.ndarray:
+    """Move probability mass from the negative answers (3, 4) to the positive ones (1, 2), or back
+    when delta < 0, keeping "hard to say" and refusals as they are."""
     p = np.array(p, dtype=float)
-    move = np.minimum([delta * 0.6, delta * 0.4], p[2:4] * 0.8)
-    p[2:4] -= move
-    p[0] += move[0]
-    p[1] += move[1]
+    if delta >= 0:
+        move = np.minimum([delta * 0.6, delta * 0.4], p[2:4] * 0.8)
+        p[2:4] -= move
+        p[0:2] += move
+    else:
+        move = np.minimum([-delta * 0.4, -delta * 0.6], p[0:2] * 0.8)
+        p[0:2] -= move
+        p[2:4] += move[::-1]
     return p / p.sum()
+
+
+QUALITY_EFFECT = 0.10  # trust shift per standard deviation of municipal service quality
+
+
+def expected_client_share(spec: "WaveSample", lo: int, hi: int) -> float:
+    share_60_plus = (hi - 60 + 1) / (hi - lo + 1)
+    return spec.client_share * (1 + 0.8 * share_60_plus) / 1.25
+
+
+def true_trust_top2(spec: "WaveSample", q: float, lo: int, hi: int) -> float:
+    """Expected share of "fully + rather trust" among all residents (incl. hard to say) of a
+    municipality of quality q: the rate small-area estimates are benchmarked against."""
+    c = expected_client_share(spec, lo, hi)
+    res = improved(BASE["trust_social_service_residents"], spec.improvement / 2 + QUALITY_EFFECT * q)
+    cli = improved(BASE["trust_social_service_clients"], spec.improvement + QUALITY_EFFECT * q)
+    return float((1 - c) * res[:2].sum() + c * cli[:2].sum())
 
 
 def draw_harmonised(spec: WaveSample, cb: Codebook, rng: np.random.Generator) -> pd.DataFrame:
@@ -111,11 +135,16 @@ def draw_harmonised(spec: WaveSample, cb: Codebook, rng: np.random.Generator) ->
         out[mask] = rng.choice(VALUES, size=int(mask.sum()), p=dist)
         return out
 
-    everyone = pd.Series(True, index=df.index)
     if "trust_social_service" in asked:
-        res = answers(improved(BASE["trust_social_service_residents"], spec.improvement / 2), everyone)
-        cli = answers(improved(BASE["trust_social_service_clients"], spec.improvement), everyone)
-        df["trust_social_service"] = np.where(df["client"], cli, res)
+        trust = pd.Series("", index=df.index, dtype=object)
+        for code, idx in df.groupby("municipality_code").groups.items():
+            q = quality(code)
+            for is_client, base, delta in ((False, "trust_social_service_residents", spec.improvement / 2),
+                                           (True, "trust_social_service_clients", spec.improvement)):
+                sel = [i for i in idx if bool(df.at[i, "client"]) == is_client]
+                if sel:
+                    trust[sel] = rng.choice(VALUES, size=len(sel), p=improved(BASE[base], delta + QUALITY_EFFECT * q))
+        df["trust_social_service"] = trust
     for item in ("client_satisfaction", "client_rating_respect", "client_rating_confidentiality",
                  "client_rating_complex_situations"):
         if item in asked:
@@ -249,9 +278,19 @@ def truth(df: pd.DataFrame, weights: np.ndarray | None, cb: Codebook) -> dict:
     return out
 
 
+def true_municipal_trust(spec: "WaveSample", cb: Codebook) -> dict[str, float]:
+    """True trust top-2 rate of every current municipality (42-set) for the wave."""
+    lo, hi = cb.age_range
+    codes = {current_unit(c) for c in municipalities("post2025_42")["code"]}
+    return {c: true_trust_top2(spec, quality(c), lo, hi) for c in sorted(codes)}
+
+
 def generate_wave(spec: WaveSample, landing_survey: Path, rng: np.random.Generator) -> dict:
     cb = codebook_for_wave(spec.wave)
     df = draw_harmonised(spec, cb, rng)
     weights = _weights(df, municipalities(cb.boundary_set), rng) if cb.weight else None
     write_delivery(encode(df, cb, weights), cb, spec, landing_survey / str(spec.wave))
-    return truth(df, weights, cb)
+    result = truth(df, weights, cb)
+    if "trust_social_service" in {i.item_code for i in cb.items}:
+        result["true_trust_top2_by_municipality"] = true_municipal_trust(spec, cb)
+    return result

@@ -33,7 +33,7 @@ select
     subgroup_value,
     cast(count(*) as integer) as n_unweighted,
     cast(sum(has_opinion) as integer) as n_with_opinion,
-    bool_and(has_delivered_weight) as is_weighted,
+    string_agg(distinct weight_source, ', ') as weight_source,
     sum(w) as sum_w,
     sum(w * w) as sum_w2,
     sum(w * has_opinion) as sum_w_opinion,

@@ -7,6 +7,10 @@ waves as (
     select * from {{ ref('stg_survey__waves') }}
 ),
 
+weights as (
+    select * from {{ ref('int_survey__weights') }}
+),
+
 municipalities as (
     select * from {{ ref('dim_municipality') }}
 )
@@ -33,10 +37,15 @@ select
         else '75+'
     end as age_band,
     respondents.is_client,
-    respondents.weight_delivered as weight,
+    weights.weight,
+    weights.weight_source,
+    respondents.weight_delivered,
     waves.has_delivered_weight
 from respondents
 inner join waves on respondents.wave_year = waves.wave_year
+inner join weights
+    on respondents.wave_year = weights.wave_year
+    and respondents.respondent_source_id = weights.respondent_source_id
 left join municipalities
     on respondents.municipality_code_delivered = municipalities.municipality_code
     and waves.boundary_set = municipalities.boundary_set

@@ -14,8 +14,8 @@ clients_asked as (
         answers.wave_year,
         answers.harmonised_value,
         answers.missing_reason,
-        coalesce(respondents.weight, 1.0) as w,
-        respondents.has_delivered_weight
+        respondents.weight as w,
+        respondents.weight_source
     from answers
     inner join respondents
         on answers.respondent_key = respondents.respondent_key
@@ -28,7 +28,7 @@ select
     wave_year,
     cast(count(*) as integer) as n_unweighted,
     sum(w) as sum_of_weights,
-    bool_and(has_delivered_weight) as is_weighted,
+    string_agg(distinct weight_source, ', ') as weight_source,
     sum(case when harmonised_value = 1 then w else 0 end) / sum(w) as share_fully,
     sum(case when harmonised_value = 2 then w else 0 end) / sum(w) as share_rather,
     sum(case when harmonised_value = 3 then w else 0 end) / sum(w) as share_rather_not,

@@ -78,7 +78,7 @@ select
     case when flagged.is_suppressed then null else flagged.n end as n_unweighted,
     case when flagged.is_suppressed then null else flagged.n_eff end as n_effective,
     case when flagged.is_suppressed then null else flagged.n / flagged.n_eff end as design_effect,
-    flagged.is_weighted,
+    flagged.weight_source,
     case when flagged.is_suppressed then null else flagged.reliability_reason = '' end as is_reliable,
     case when flagged.is_suppressed then null else nullif(flagged.reliability_reason, '') end as reliability_reason,
     flagged.is_suppressed,

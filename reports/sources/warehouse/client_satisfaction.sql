@@ -1,7 +1,7 @@
 select
     wave_year,
     n_unweighted,
-    is_weighted,
+    weight_source,
     share_fully,
     share_rather,
     share_rather_not,

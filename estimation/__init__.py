@@ -1,0 +1,1 @@
+"""Statistical estimation used by the dbt Python models (plain numpy, no Dagster or dbt imports)."""
