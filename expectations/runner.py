@@ -24,19 +24,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
-DDL = """
-create schema if not exists audit;
-create table if not exists audit.validation_runs (
-    validation_id varchar not null, run_id varchar, suite varchar not null, data_ref varchar not null,
-    partition_key varchar not null, status varchar not null, n_expectations integer not null,
-    n_failed integer not null, error varchar, gx_version varchar, validated_at timestamptz not null
-);
-create table if not exists audit.validation_expectations (
-    validation_id varchar not null, expectation_type varchar not null, column_name varchar,
-    success boolean, crashed boolean not null, observed varchar, unexpected_count bigint,
-    unexpected_examples varchar, why varchar, error varchar
-);
-"""
+from ingest.warehouse import DDL  # the audit.validation_* tables are part of the warehouse schema
 
 
 @dataclass

@@ -41,6 +41,17 @@ create table if not exists audit.file_loads (
     loaded_at timestamptz not null
 );
 
+create table if not exists audit.validation_runs (
+    validation_id varchar not null, run_id varchar, suite varchar not null, data_ref varchar not null,
+    partition_key varchar not null, status varchar not null, n_expectations integer not null,
+    n_failed integer not null, error varchar, gx_version varchar, validated_at timestamptz not null
+);
+create table if not exists audit.validation_expectations (
+    validation_id varchar not null, expectation_type varchar not null, column_name varchar,
+    success boolean, crashed boolean not null, observed varchar, unexpected_count bigint,
+    unexpected_examples varchar, why varchar, error varchar
+);
+
 create table if not exists raw.survey_waves (
     wave integer not null, load_id varchar not null, source_file varchar not null, sha256 varchar not null,
     scope varchar not null, delivery_format varchar not null, boundary_set varchar not null,

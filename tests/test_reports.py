@@ -19,11 +19,20 @@ CORE_COMPONENTS = REPORTS_DIR / "node_modules" / "@evidence-dev" / "core-compone
 FENCE = re.compile(r"```sql\s+(\w+)\s*\n(.*?)```", re.S)
 COMPONENT = re.compile(r"<([A-Z]\w*)\b(.*?)(/?)>", re.S)
 ATTR = re.compile(r"(\w+)=(\{[^}]*\}|\"[^\"]*\"|'[^']*'|[^\s/>]+)")
-COLUMN_ATTRS = {"x", "y", "y2", "value", "series", "id", "comparison", "sparkline", "name", "size", "label"}
+COLUMN_ATTRS = {"x", "y", "y2", "value", "series", "id", "comparison", "sparkline", "name", "size", "label", "link",
+                "column"}
+# Templated pages ([municipality].md) get a real value for their parameters.
+PARAMS = {"${params.municipality}": "0001000"}
+RESPONDENT_LEVEL = re.compile(r"\b(fct_respondent|fct_survey_answers|int_\w+|raw\.|stg_\w+|audit\.)", re.I)
 
 
 def page_queries(text: str) -> dict[str, str]:
-    return {name: sql for name, sql in FENCE.findall(text)}
+    queries = {}
+    for name, sql in FENCE.findall(text):
+        for param, value in PARAMS.items():
+            sql = sql.replace(param, value)
+        queries[name] = sql
+    return queries
 
 
 def component_uses(text: str):
@@ -73,11 +82,12 @@ def test_page_queries_run_and_have_the_columns_components_use(report_db, page):
     text = page.read_text(encoding="utf-8")
     queries = page_queries(text)
     assert queries, f"{page.name} has no query"
-    columns = {}
+    columns, rows = {}, {}
     for name, sql in queries.items():
         result = report_db.execute(sql)
         columns[name] = {d[0] for d in result.description}
-        assert result.fetchall(), f"{page.name}: query {name} returned no rows"
+        rows[name] = len(result.fetchall())
+    assert any(rows.values()), f"{page.name}: every query returned no rows"
     uses = [u for u in component_uses(text) if u[1]]
     assert uses, f"{page.name} shows no data"
     for component, query, cols in uses:
@@ -121,3 +131,22 @@ def test_report_layer_duckdb_opens_the_snapshot(sample_build):
     with sample_build.snapshot() as con:
         expected = con.execute("select count(*) from mart_client_satisfaction").fetchone()[0]
     assert info["counts"]["mart_client_satisfaction"] == expected
+
+
+def test_no_report_query_touches_respondent_level_or_raw_tables():
+    texts = [f.read_text(encoding="utf-8") for f in SOURCES.glob("*.sql")]
+    texts += [sql for page in PAGES for sql in page_queries(page.read_text(encoding="utf-8")).values()]
+    offending = [t for t in texts if RESPONDENT_LEVEL.search(t)]
+    assert not offending, offending
+
+
+def test_templated_municipality_page_covers_every_municipality(sample_build, report_db):
+    page = REPORTS_DIR / "pages" / "municipalities" / "[municipality].md"
+    text = page.read_text(encoding="utf-8")
+    codes = [r[0] for r in report_db.execute("select municipality_code from warehouse.municipalities").fetchall()]
+    assert len(codes) == 42
+    for code in codes[:: 7]:
+        for name, sql in FENCE.findall(text):
+            rows = report_db.execute(sql.replace("${params.municipality}", code)).fetchall()
+            if name in ("municipality", "trust_here"):
+                assert rows, (code, name)

@@ -1,0 +1,1 @@
+select * from mart_data_quality

@@ -1,0 +1,1 @@
+select * from mart_indicator_changes

@@ -1,0 +1,1 @@
+select * from mart_provision_per_capita
