@@ -1,14 +1,13 @@
 """The DataFrames the suites validate, read from the warehouse's raw tables."""
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ingest.readers.admin_table import AGE_COLUMNS, VALUE_COLUMNS, is_not_available, parse_number
-from ingest.settings import DBT_SEED_DIR, latest_allowed_year
+from ingest.readers.admin_table import AGE_COLUMNS, VALUE_COLUMNS, is_not_available, known_row_numbers, parse_number
+from ingest.settings import latest_allowed_year
 from ingest.warehouse import known_municipality_codes
 ASKED_REASONS = (None, "hard_to_say")  # answers that count as "asked and answered"
 
@@ -75,11 +74,6 @@ def survey_wave_frames(con) -> list[Frame]:
     return frames
 
 
-def _indicator_row_numbers() -> list[str]:
-    with (DBT_SEED_DIR / "admin_indicators.csv").open(encoding="utf-8") as fh:
-        return [r["row_no"] for r in csv.DictReader(fh)]
-
-
 def admin_frame(con) -> Frame:
     rows = con.execute("select * from raw.admin_table_rows").df()
     df = rows[["municipality_code", "year", "row_no", "source_file", "excel_row"]].copy()
@@ -104,7 +98,7 @@ def admin_frame(con) -> Frame:
         partition="all",
         df=df,
         values={
-            "indicator_row_numbers": _indicator_row_numbers(),
+            "indicator_row_numbers": sorted(known_row_numbers()),
             "municipality_codes": sorted(set().union(*(known_municipality_codes(b) for b in
                                                          ("pre2021_119", "post2021_43", "post2025_42")))),
             "latest_year": latest_allowed_year(),

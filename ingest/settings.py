@@ -16,6 +16,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CODEBOOK_DIR = Path(__file__).resolve().parent / "codebooks"
 
 
+def read_seed(name: str) -> list[dict]:
+    """Rows of a dbt seed, e.g. "admin_indicators" or "reference/ref_municipalities_2021"."""
+    import csv
+
+    with (DBT_SEED_DIR / f"{name}.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def latest_allowed_year() -> int:
     """Deliveries for later years are rejected (ingest/config/monitoring.yml)."""
     import datetime

@@ -7,7 +7,6 @@ for the same wave changes nothing and is recorded as 'unchanged'.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import uuid
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from ingest.codebook import Codebook
 from ingest.errors import IngestError
 from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
 from ingest.readers.survey_file import SurveyDelivery, read_survey_file
-from ingest.settings import DBT_SEED_DIR
+from ingest.settings import read_seed
 
 
 DDL = """
@@ -118,25 +117,9 @@ def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None)
     )
 
 
-def _already_loaded(con, kind: str, key: str, sha: str) -> bool:
-    """True when the latest successful load of this partition is this very file."""
-    row = con.execute(
-        """select sha256 from audit.file_loads
-           where source_kind = ? and partition_key = ? and status in ('loaded', 'unchanged')
-           order by loaded_at desc limit 1""",
-        [kind, key],
-    ).fetchone()
-    return row is not None and row[0] == sha
-
-
-def _seed(name: str) -> list[dict]:
-    with (DBT_SEED_DIR / "reference" / f"{name}.csv").open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def boundary_set_of_report_year(year: int) -> str:
     """Which units report for a year (seed reference/boundary_sets.csv)."""
-    for r in _seed("boundary_sets"):
+    for r in read_seed("reference/boundary_sets"):
         if int(r["first_report_year"]) <= year and (not r["last_report_year"] or year <= int(r["last_report_year"])):
             return r["boundary_set"]
     raise ValueError(f"no boundary set for report year {year}")
@@ -144,10 +127,10 @@ def boundary_set_of_report_year(year: int) -> str:
 
 def known_municipality_codes(boundary_set: str) -> set[str]:
     if boundary_set == "pre2021_119":
-        return {r["atvk_code"] for r in _seed("ref_municipalities_pre2021")}
+        return {r["atvk_code"] for r in read_seed("reference/ref_municipalities_pre2021")}
     if boundary_set == "post2025_42":
-        return {r["new_atvk_code"] for r in _seed("ref_crosswalk_2021_2025")}
-    return {r["atvk_code"] for r in _seed("ref_municipalities_2021")}
+        return {r["new_atvk_code"] for r in read_seed("reference/ref_crosswalk_2021_2025")}
+    return {r["atvk_code"] for r in read_seed("reference/ref_municipalities_2021")}
 
 
 def _check_municipalities(delivery: SurveyDelivery, cb: Codebook) -> None:
@@ -173,16 +156,16 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
     """Load one wave file; returns a summary. Raises IngestError when rejected."""
     path = Path(path)
     key = str(cb.wave)
+    sha = sha256_of(path) if path.exists() else ""
+    if _current_partition_of(con, "survey", sha) == key:
+        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged")
+        return {"wave": cb.wave, "file": path.name, "status": "unchanged", "rows": 0}
     try:
         delivery = read_survey_file(path, cb)
         _check_municipalities(delivery, cb)
     except IngestError as exc:
         _reject(con, "survey", key, path, exc)
         raise
-    sha = sha256_of(path)
-    if _already_loaded(con, "survey", key, sha):
-        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged")
-        return {"wave": cb.wave, "file": path.name, "status": "unchanged", "rows": 0}
     load_id = str(uuid.uuid4())
     cells = delivery.cells.assign(wave=cb.wave, load_id=load_id)
     variables = delivery.variables.assign(wave=cb.wave, load_id=load_id)

@@ -1,7 +1,6 @@
 """Bad deliveries are rejected with an error naming file, place and value; nothing reaches raw tables."""
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pytest
 from openpyxl import load_workbook

@@ -10,7 +10,6 @@ from orchestration import report_site
 
 def test_offline_probe_reports_why(tmp_path, monkeypatch):
     monkeypatch.setattr(report_site, "EXTENSION_HOST", "extensions.invalid")
-    monkeypatch.setattr(report_site, "REPORTS_DIR", report_site.REPORTS_DIR)
     snapshot = tmp_path / "s.duckdb"
     snapshot.write_bytes(b"")
     fake_reports = tmp_path / "reports"

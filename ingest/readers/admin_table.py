@@ -13,7 +13,6 @@ age bands (where all are given), title blocks that disagree between sheets, a fu
 """
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from ingest.errors import IngestError
-from ingest.settings import CONFIG_DIR, DBT_SEED_DIR, latest_allowed_year
+from ingest.settings import CONFIG_DIR, latest_allowed_year, read_seed
 
 LAYOUT_FILE = CONFIG_DIR / "admin_table_layout.yml"
 ROW_NO = re.compile(r"^\d+(\.\d+)*\.?$")
@@ -39,8 +38,7 @@ def load_layout(path: Path = LAYOUT_FILE) -> dict:
 
 
 def known_row_numbers() -> set[str]:
-    with (DBT_SEED_DIR / "admin_indicators.csv").open(encoding="utf-8") as fh:
-        return {r["row_no"] for r in csv.DictReader(fh)}
+    return {r["row_no"] for r in read_seed("admin_indicators")}
 
 
 def _norm(text) -> str:

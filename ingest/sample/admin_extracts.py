@@ -11,7 +11,6 @@ population fits the figures is ours and synthetic).
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ingest.sample.quality import quality
-from ingest.settings import DBT_SEED_DIR
+from ingest.settings import read_seed
 
 SEED_MUNICIPALITY = "0031000"  # Jēkabpils novads
 SEED_YEAR = 2022
@@ -93,17 +92,11 @@ SHEET_LM, SHEET_SPOLIS = "Datu tabula", "SPOLIS gada pārskats"
 
 
 def indicator_catalogue() -> list[dict]:
-    with (DBT_SEED_DIR / "admin_indicators.csv").open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _seed_rows(name: str) -> list[dict]:
-    with (DBT_SEED_DIR / "reference" / f"{name}.csv").open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return read_seed("admin_indicators")
 
 
 def current_municipalities() -> list[dict]:
-    return _seed_rows("ref_municipalities_2021")
+    return read_seed("reference/ref_municipalities_2021")
 
 
 def units_for_year(year: int) -> list[dict]:
@@ -111,12 +104,12 @@ def units_for_year(year: int) -> list[dict]:
     1 July 2021), 42 from 2025 (Varakļānu merged into Madonas novads on 1 July 2025)."""
     if year <= 2020:
         return [{"atvk_code": r["atvk_code"], "name": r["name"], "population": int(r["population_2019"])}
-                for r in _seed_rows("ref_municipalities_pre2021")]
+                for r in read_seed("reference/ref_municipalities_pre2021")]
     units = [{"atvk_code": r["atvk_code"], "name": r["name"], "population": int(r["population"])}
              for r in current_municipalities()]
     if year <= 2024:
         return units
-    to_2025 = {r["old_atvk_code"]: r for r in _seed_rows("ref_crosswalk_2021_2025")}
+    to_2025 = {r["old_atvk_code"]: r for r in read_seed("reference/ref_crosswalk_2021_2025")}
     merged: dict[str, dict] = {}
     for u in units:
         x = to_2025[u["atvk_code"]]

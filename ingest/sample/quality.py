@@ -7,25 +7,19 @@ Earlier units take the quality of their current successor (the split Aglonas nov
 """
 from __future__ import annotations
 
-import csv
 from functools import lru_cache
 
 import numpy as np
 
-from ingest.settings import DBT_SEED_DIR
-
-
-def _rows(name: str) -> list[dict]:
-    with (DBT_SEED_DIR / "reference" / f"{name}.csv").open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+from ingest.settings import read_seed
 
 
 @lru_cache(maxsize=None)
 def _to_current() -> dict[str, str]:
-    to_2025 = {r["old_atvk_code"]: r["new_atvk_code"] for r in _rows("ref_crosswalk_2021_2025")}
+    to_2025 = {r["old_atvk_code"]: r["new_atvk_code"] for r in read_seed("reference/ref_crosswalk_2021_2025")}
     mapping = dict(to_2025)
     mapping.update({v: v for v in to_2025.values()})
-    for r in _rows("ref_crosswalk_2009_2021"):
+    for r in read_seed("reference/ref_crosswalk_2009_2021"):
         mapping.setdefault(r["old_atvk_code"], to_2025[r["new_atvk_code"]])  # first successor for a split unit
     return mapping
 

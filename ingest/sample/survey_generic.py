@@ -9,7 +9,6 @@ in ``../shared/seeds/002_*.txt`` reports.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from openpyxl import Workbook
 
 from ingest.codebook import Codebook, codebook_for_wave
 from ingest.sample.quality import current_unit, quality
-from ingest.settings import DBT_SEED_DIR
+from ingest.settings import read_seed
 
 VALUES = ["1", "2", "3", "4", "hard_to_say", "refused"]
 REASONS_PUBLISHED = {  # share of those who considered turning but did not (2017 report)
@@ -60,23 +59,17 @@ WAVES = [
 ]
 
 
-def _read_seed(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def municipalities(boundary_set: str) -> pd.DataFrame:
     """Units of a boundary set with a population to sample from and their 2009-2023 region."""
-    ref = DBT_SEED_DIR / "reference"
     if boundary_set == "pre2021_119":
-        rows = _read_seed(ref / "ref_municipalities_pre2021.csv")
+        rows = read_seed("reference/ref_municipalities_pre2021")
         return pd.DataFrame({"code": [r["atvk_code"] for r in rows], "population": [int(r["population_2019"]) for r in rows],
                              "region": [r["stat_region_2009_2023"] for r in rows]})
-    units = pd.DataFrame(_read_seed(ref / "ref_municipalities_2021.csv"))
+    units = pd.DataFrame(read_seed("reference/ref_municipalities_2021"))
     units = pd.DataFrame({"code": units["atvk_code"], "population": units["population"].astype(int),
                           "region": units["stat_region_2009_2023"]})
     if boundary_set == "post2025_42":
-        xwalk = {r["old_atvk_code"]: r["new_atvk_code"] for r in _read_seed(ref / "ref_crosswalk_2021_2025.csv")}
+        xwalk = {r["old_atvk_code"]: r["new_atvk_code"] for r in read_seed("reference/ref_crosswalk_2021_2025")}
         units["code"] = units["code"].map(xwalk)
         units = units.groupby("code", as_index=False).agg(population=("population", "sum"), region=("region", "first"))
     return units
@@ -190,9 +183,9 @@ def encode(df: pd.DataFrame, cb: Codebook, weights: np.ndarray | None) -> pd.Dat
 
 
 def _labels(cb: Codebook) -> tuple[dict[str, str], dict[str, dict[float, str]]]:
-    catalogue = {r["item_code"]: r for r in _read_seed(DBT_SEED_DIR / "item_catalogue.csv")}
+    catalogue = {r["item_code"]: r for r in read_seed("item_catalogue")}
     scales: dict[tuple[str, str], str] = {(r["scale_code"], r["value"]): r["label_lv"]
-                                          for r in _read_seed(DBT_SEED_DIR / "answer_scales.csv")}
+                                          for r in read_seed("answer_scales")}
     attr_labels = {"municipality_code": "Pašvaldība (ATVK kods)", "sex": "Dzimums", "age": "Vecums (pilni gadi)",
                    "client": "Vai pēdējo 12 mēnešu laikā esat vērsies sociālajā dienestā?"}
     attr_values = {"male": "Vīrietis", "female": "Sieviete", "true": "Jā", "false": "Nē"}

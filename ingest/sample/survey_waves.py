@@ -9,14 +9,13 @@ to the social service but did not.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyreadstat
 
-from ingest.settings import DBT_SEED_DIR
+from ingest.settings import read_seed
 
 SATISFACTION_TARGET = {1: 0.28, 2: 0.50, 3: 0.12, 4: 0.07, 9: 0.03}
 N_2017, N_CLIENTS_2017, N_CONSIDERED_2017 = 3012, 683, 241  # 241 / 3012 = 8.0 %
@@ -72,10 +71,7 @@ RATINGS_2017 = {  # clients' ratings: respect high; confidentiality and complex 
 
 
 def _old_municipalities() -> pd.DataFrame:
-    path = DBT_SEED_DIR / "reference" / "ref_municipalities_pre2021.csv"
-    with path.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(read_seed("reference/ref_municipalities_pre2021"))
     df["population_2019"] = df["population_2019"].astype(int)
     return df
 
