@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: all setup run test ui reports docs status sample bench-run clean
+.PHONY: all setup run test ui load validate help reports docs status sample bench-run clean
 
 all: setup run ## set everything up, then build the warehouse on the bundled sample
 
@@ -38,8 +38,18 @@ run: ## materialise the build_warehouse job in Dagster (generates the sample if 
 test: setup ## run the tests (what CI runs)
 	$(PY) -m pytest
 
-ui: setup ## Dagster UI with the runs of `make run` (http://127.0.0.1:3000)
+ui: setup ## Dagster UI with the runs of `make run`, the sensor and the schedule (http://127.0.0.1:3000)
+	$(PY) -c "from orchestration.pipeline import prepare_dagster_home; prepare_dagster_home()"
 	$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+load: ## deliver one file and build its year: make load FILE=... WAVE=2029 (or YEAR=2029 for an LM extract)
+	$(PY) -m orchestration.cli load "$(FILE)" $(if $(WAVE),--wave $(WAVE),--year $(YEAR)) $(if $(CODEBOOK),--codebook "$(CODEBOOK)")
+
+validate: ## dry run of one file, writes nothing: make validate FILE=... WAVE=2029 (or YEAR=...)
+	$(PY) -m orchestration.cli validate "$(FILE)" $(if $(WAVE),--wave $(WAVE),--year $(YEAR)) $(if $(CODEBOOK),--codebook "$(CODEBOOK)")
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' 
 
 reports: setup ## rebuild the Evidence site from the published snapshot (needs internet, see README)
 	TRUST_REPORTS=$${TRUST_REPORTS:-force} $(PY) -m orchestration.cli reports

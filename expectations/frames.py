@@ -24,11 +24,12 @@ class Frame:
     column_values: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
-def survey_wave_frames(con) -> list[Frame]:
+def survey_wave_frames(con, years: set[int] | None = None) -> list[Frame]:
     frames = []
     waves = con.execute(
         "select wave, boundary_set, age_min, age_max from raw.survey_waves order by wave"
     ).fetchall()
+    waves = [w for w in waves if years is None or w[0] in years]
     for wave, boundary_set, age_min, age_max in waves:
         cells = con.execute(
             "select row_number, variable, value_num, value_text from raw.survey_cells where wave = ?", [wave]
@@ -74,8 +75,10 @@ def survey_wave_frames(con) -> list[Frame]:
     return frames
 
 
-def admin_frame(con) -> Frame:
+def admin_frame(con, years: set[int] | None = None) -> Frame:
     rows = con.execute("select * from raw.admin_table_rows").df()
+    if years is not None:
+        rows = rows[rows["year"].isin(sorted(years))].reset_index(drop=True)
     df = rows[["municipality_code", "year", "row_no", "source_file", "excel_row"]].copy()
     unparseable = pd.Series(0, index=rows.index)
     for col in VALUE_COLUMNS:
@@ -94,8 +97,8 @@ def admin_frame(con) -> Frame:
     age_sum = df[AGE_COLUMNS].fillna(0).sum(axis=1)
     df["age_sum_gap"] = (df["total"] - age_sum).where(ages_ok & any_age_number & df["total"].notna())
     return Frame(
-        data_ref="admin extracts",
-        partition="all",
+        data_ref="admin extracts" + (f" {min(years)}-{max(years)}" if years else ""),
+        partition="all" if not years else (str(min(years)) if len(years) == 1 else f"{min(years)}-{max(years)}"),
         df=df,
         values={
             "indicator_row_numbers": sorted(known_row_numbers()),
@@ -105,3 +108,62 @@ def admin_frame(con) -> Frame:
             "number_columns": VALUE_COLUMNS,
         },
     )
+
+
+# --- published marts ------------------------------------------------------------------------
+
+def mart_indicator_estimates_frame(con) -> Frame:
+    """The estimates, plus whether each published interval contains its estimate and whether a
+    suppressed cell still carries a value."""
+    df = con.execute("select * from marts.mart_indicator_estimates").df()
+    has_value = df["estimate"].notna()
+    df["ci_contains_estimate"] = ((df["ci_low"] <= df["estimate"] + 1e-12) & (df["estimate"] <= df["ci_high"] + 1e-12)
+                                  ).where(has_value & df["ci_low"].notna(), None)
+    df["suppressed_with_value"] = df["is_suppressed"] & (has_value | df["ci_low"].notna() | df["ci_high"].notna())
+    return Frame(data_ref="marts.mart_indicator_estimates", partition="all", df=df)
+
+
+def wave_changes_frame(con) -> Frame:
+    """One row per wave and indicator (national, all respondents): respondents delivered and the
+    ratio to the previous wave, and the "hard to say" share and its change since the previous wave
+    that asked the item."""
+    df = con.execute("""
+        with waves as (
+            select wave_year, n_respondents_delivered as n_respondents,
+                   n_respondents_delivered / lag(n_respondents_delivered) over (order by wave_year) as respondents_ratio
+            from marts.dim_wave
+        ), hts as (
+            select indicator_code, wave_year, estimate as hard_to_say_share,
+                   estimate - lag(estimate) over (partition by indicator_code order by wave_year) as hard_to_say_change
+            from marts.mart_indicator_estimates
+            where measure = 'hard_to_say_share' and geo_level = 'national' and subgroup_type = 'all'
+              and estimate is not null
+        )
+        select w.wave_year, w.n_respondents, w.respondents_ratio, h.indicator_code, h.hard_to_say_share,
+               h.hard_to_say_change
+        from waves w left join hts h using (wave_year)
+        order by w.wave_year, h.indicator_code
+    """).df()
+    return Frame(data_ref="marts: wave-on-wave changes", partition="all", df=df)
+
+
+def provision_frames(con) -> tuple[Frame, Frame]:
+    """The per-capita mart, and one row per year: municipalities reported against the units of
+    the current boundary set, and the change in row count since the previous year."""
+    df = con.execute("select * from marts.mart_provision_per_capita").df()
+    units = con.execute("select count(distinct current_municipality_code) from marts.dim_municipality").fetchone()[0]
+    per_year = con.execute("""
+        select year, count(*) as municipalities,
+               count(*) / lag(count(*)) over (order by year) as rows_ratio
+        from marts.mart_provision_per_capita group by year order by year
+    """).df()
+    per_year["missing_units"] = units - per_year["municipalities"]
+    return (Frame(data_ref="marts.mart_provision_per_capita", partition="all", df=df),
+            Frame(data_ref="marts.mart_provision_per_capita by year", partition="all", df=per_year))
+
+
+def client_satisfaction_frame(con) -> Frame:
+    df = con.execute("select * from marts.mart_client_satisfaction").df()
+    shares = ["share_fully", "share_rather", "share_rather_not", "share_not_at_all", "share_hard_to_say"]
+    df["share_sum_gap"] = df[shares].sum(axis=1, min_count=len(shares)) - 1.0
+    return Frame(data_ref="marts.mart_client_satisfaction", partition="all", df=df, values={"shares": shares})

@@ -122,7 +122,54 @@ def _raised(exception_info) -> str | None:
     return None
 
 
-def validate(suite_name: str, frame: Frame, suites_dir: Path = SUITES_DIR) -> ValidationOutcome:
+def _quiet(context) -> None:
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # progress bars are cosmetic
+        pass
+
+
+def _get_or(add, get, name):
+    try:
+        return get(name)
+    except Exception:
+        return add(name)
+
+
+def _run_with_data_docs(gx, suite_name: str, frame: Frame, docs_root: Path, add_expectations):
+    """Validate through a file-backed GX context: the result is kept in its store and the Data Docs
+    site (``<docs_root>/gx/uncommitted/data_docs/local_site/index.html``) is updated."""
+    context = gx.get_context(mode="file", project_root_dir=str(docs_root))
+    _quiet(context)
+    name = f"{suite_name}__{frame.partition}"
+    ds = _get_or(context.data_sources.add_pandas, context.data_sources.get, "frames")
+    asset = _get_or(ds.add_dataframe_asset, ds.get_asset, name)
+    batch_def = _get_or(asset.add_batch_definition_whole_dataframe, asset.get_batch_definition, "whole")
+    for store in (context.checkpoints, context.validation_definitions, context.suites):
+        try:
+            store.delete(name)
+        except Exception:
+            pass
+    suite = context.suites.add(gx.ExpectationSuite(name=name))
+    add_expectations(suite)
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name=name, validation_definitions=[definition],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")]))
+    result = checkpoint.run(batch_parameters={"dataframe": frame.df})
+    return next(iter(result.run_results.values()))
+
+
+def data_docs_index(docs_root: Path) -> Path:
+    return Path(docs_root) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def validate(suite_name: str, frame: Frame, suites_dir: Path = SUITES_DIR,
+             docs_root: Path | None = None) -> ValidationOutcome:
+    """Run a suite on a frame. With `docs_root`, the result is also kept in GX's store there and
+    rendered into its Data Docs; without, the validation runs in an ephemeral GX context."""
     outcome = ValidationOutcome(suite_name, frame.data_ref, frame.partition, "crashed")
     try:
         import great_expectations as gx
@@ -130,31 +177,33 @@ def validate(suite_name: str, frame: Frame, suites_dir: Path = SUITES_DIR) -> Va
 
         outcome.gx_version = gx.__version__
         spec = load_suite_spec(suite_name, suites_dir)
-        context = gx.get_context(mode="ephemeral")
-        try:
-            from great_expectations.data_context.types.base import ProgressBarsConfig
 
-            context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        except Exception:  # progress bars are cosmetic
-            pass
-        tag = uuid.uuid4().hex[:8]
-        batch_def = (
-            context.data_sources.add_pandas(f"ds_{tag}")
-            .add_dataframe_asset(f"asset_{tag}")
-            .add_batch_definition_whole_dataframe("whole")
-        )
-        suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}_{tag}"))
-        for e in spec["expectations"]:
-            cls = getattr(gxe, _class_name(e["type"]))
-            for column in _columns(e, frame):
-                kwargs = _resolve(dict(e.get("kwargs", {})), frame, column)
-                if column is not None:
-                    kwargs["column"] = column
-                suite.add_expectation(cls(**kwargs, meta={"why": e.get("why")}))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"v_{tag}", data=batch_def, suite=suite)
-        )
-        result = definition.run(batch_parameters={"dataframe": frame.df})
+        def add_expectations(suite):
+            for e in spec["expectations"]:
+                cls = getattr(gxe, _class_name(e["type"]))
+                for column in _columns(e, frame):
+                    kwargs = _resolve(dict(e.get("kwargs", {})), frame, column)
+                    if column is not None:
+                        kwargs["column"] = column
+                    suite.add_expectation(cls(**kwargs, meta={"why": e.get("why")}))
+
+        if docs_root is not None:
+            result = _run_with_data_docs(gx, suite_name, frame, Path(docs_root), add_expectations)
+        else:
+            context = gx.get_context(mode="ephemeral")
+            _quiet(context)
+            tag = uuid.uuid4().hex[:8]
+            batch_def = (
+                context.data_sources.add_pandas(f"ds_{tag}")
+                .add_dataframe_asset(f"asset_{tag}")
+                .add_batch_definition_whole_dataframe("whole")
+            )
+            suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}_{tag}"))
+            add_expectations(suite)
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=f"v_{tag}", data=batch_def, suite=suite)
+            )
+            result = definition.run(batch_parameters={"dataframe": frame.df})
         for r in result.results:
             cfg = r.expectation_config
             error = _raised(r.exception_info)

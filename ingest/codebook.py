@@ -181,3 +181,11 @@ def load_codebook(path: str | Path) -> Codebook:
 def codebook_for_wave(wave: int, directory: Path | None = None) -> Codebook:
     """The codebook of a wave: <dir>/wave_<year>.yml, dir = TRUST_CODEBOOK_DIR or ingest/codebooks."""
     return load_codebook((directory or codebook_dir()) / f"wave_{wave}.yml")
+
+
+def codebook_for_delivery(wave_dir: Path) -> Codebook:
+    """The codebook for a delivered wave folder ``survey/<wave>/``: one delivered with the file
+    (``wave_<year>.yml`` in the folder) or else the versioned one in the codebook directory."""
+    wave_dir = Path(wave_dir)
+    delivered = wave_dir / f"wave_{wave_dir.name}.yml"
+    return codebook_for_wave(int(wave_dir.name), wave_dir if delivered.exists() else None)

@@ -56,6 +56,11 @@ class Paths:
     def admin_landing(self) -> Path:
         return self.landing_dir / "admin"
 
+    @property
+    def quality_dir(self) -> Path:
+        """Great Expectations' store and Data Docs (gx/uncommitted/data_docs/local_site/index.html)."""
+        return self.data_dir / "quality"
+
     def ensure(self) -> "Paths":
         for p in (self.landing_dir, self.warehouse_path.parent, self.published_path.parent):
             p.mkdir(parents=True, exist_ok=True)

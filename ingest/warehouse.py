@@ -15,8 +15,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ingest.archive import archive_file, archive_root
 from ingest.codebook import Codebook
 from ingest.errors import IngestError
+from ingest.faults import checkpoint
 from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
 from ingest.readers.survey_file import SurveyDelivery, read_survey_file
 from ingest.settings import read_seed
@@ -39,6 +41,7 @@ create table if not exists audit.file_loads (
     message varchar,
     loaded_at timestamptz not null
 );
+alter table audit.file_loads add column if not exists archive_path varchar;
 
 create table if not exists audit.validation_runs (
     validation_id varchar not null, run_id varchar, suite varchar not null, data_ref varchar not null,
@@ -110,11 +113,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None) -> None:
+def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None, archived=None) -> None:
     con.execute(
-        "insert into audit.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, kind, key, path.name, str(path), sha, path.stat().st_size, rows, status, message, _now()],
+        "insert into audit.file_loads (load_id, source_kind, partition_key, file_name, file_path, sha256, "
+        "size_bytes, rows_loaded, status, message, loaded_at, archive_path) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [load_id, kind, key, path.name, str(path), sha, path.stat().st_size, rows, status, message, _now(),
+         None if archived is None else str(archived)],
     )
+
+
+def _database_file(con) -> Path | None:
+    """The file behind a connection, or None for an in-memory database (a dry run)."""
+    row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    return Path(row[0]) if row and row[0] else None
+
+
+def _archive(con, path: Path, sha: str) -> Path | None:
+    """Archive the delivered file before anything is loaded from it (not for dry runs)."""
+    db = _database_file(con)
+    if db is None or not path.exists():
+        return None
+    return archive_file(path, sha, archive_root(db))
 
 
 def boundary_set_of_report_year(year: int) -> str:
@@ -146,10 +165,18 @@ def _check_municipalities(delivery: SurveyDelivery, cb: Codebook) -> None:
                           row=int(first["row_number"]), column=var, value=values[bad].iloc[0])
 
 
-def _reject(con, kind: str, key: str, path: Path, exc: IngestError) -> None:
+def _companions(path: Path, cb: Codebook) -> list[Path]:
+    """Other files of the wave's delivery in its folder (code lists, a delivered codebook)."""
+    folder = path.parent
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p != path and not p.name.startswith("."))
+
+
+def _reject(con, kind: str, key: str, path: Path, exc: IngestError, archived: Path | None = None) -> None:
     sha = sha256_of(path) if path.exists() else ""
     if path.exists():
-        _audit(con, str(uuid.uuid4()), kind, key, path, sha, None, "rejected", exc.describe())
+        _audit(con, str(uuid.uuid4()), kind, key, path, sha, None, "rejected", exc.describe(), archived)
 
 
 def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
@@ -157,15 +184,21 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
     path = Path(path)
     key = str(cb.wave)
     sha = sha256_of(path) if path.exists() else ""
+    archived = _archive(con, path, sha)
+    for companion in _companions(path, cb):  # code lists etc. delivered with the wave file
+        _archive(con, companion, sha256_of(companion))
     if _current_partition_of(con, "survey", sha) == key:
-        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged")
+        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged", archived=archived)
         return {"wave": cb.wave, "file": path.name, "status": "unchanged", "rows": 0}
     try:
+        if not path.exists() or path.stat().st_size == 0:
+            raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
         delivery = read_survey_file(path, cb)
         _check_municipalities(delivery, cb)
     except IngestError as exc:
-        _reject(con, "survey", key, path, exc)
+        _reject(con, "survey", key, path, exc, archived)
         raise
+    checkpoint("survey:parsed")
     load_id = str(uuid.uuid4())
     cells = delivery.cells.assign(wave=cb.wave, load_id=load_id)
     variables = delivery.variables.assign(wave=cb.wave, load_id=load_id)
@@ -191,7 +224,8 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
             cols = [r[0] for r in con.execute(f"describe raw.{table}").fetchall()]
             con.execute(f"insert into raw.{table} ({', '.join(cols)}) select {', '.join(cols)} from _frame")
             con.unregister("_frame")
-        _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded")
+        _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded", archived=archived)
+        checkpoint("survey:in-transaction")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -200,20 +234,29 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
             "respondents": delivery.n_respondents}
 
 
-def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None) -> dict:
+def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None,
+                       expected_year: int | None = None) -> dict:
     """Load one municipality-year workbook. An unchanged file (same checksum as the last load of
     its municipality-year) is not even parsed again. `seen` (municipality/year -> file) makes a
-    second extract for the same municipality and year in one delivery an error."""
+    second extract for the same municipality and year in one delivery an error; `expected_year`
+    (the landing folder's year) makes an extract filed under another year an error."""
     path = Path(path)
     seen = {} if seen is None else seen
     sha = sha256_of(path) if path.exists() else ""
+    archived = _archive(con, path, sha)
     current = _current_partition_of(con, "admin", sha)
     if current and seen.get(current, path.name) == path.name:
         seen[current] = path.name
-        _audit(con, str(uuid.uuid4()), "admin", current, path, sha, 0, "unchanged")
+        _audit(con, str(uuid.uuid4()), "admin", current, path, sha, 0, "unchanged", archived=archived)
         return {"key": current, "file": path.name, "status": "unchanged", "rows": 0}
     try:
+        if not path.exists() or path.stat().st_size == 0:
+            raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
         extract: AdminExtract = read_admin_table(path, layout or load_layout())
+        if expected_year is not None and extract.year != expected_year:
+            raise IngestError(path, f"the extract reports year {extract.year} but was delivered under "
+                              f"admin/{expected_year}/; file it under its own year", sheet=extract.sheets[0],
+                              value=extract.year)
         boundary = boundary_set_of_report_year(extract.year)
         if extract.municipality_code not in known_municipality_codes(boundary):
             raise IngestError(path, f"municipality code in the title block is not a unit of {extract.year} "
@@ -223,7 +266,7 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
             raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
                               "deliver one extract per municipality and year", value=key)
     except IngestError as exc:
-        _reject(con, "admin", path.name, path, exc)
+        _reject(con, "admin", path.name, path, exc, archived)
         raise
     seen[key] = path.name
     load_id = str(uuid.uuid4())
@@ -240,7 +283,8 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
         cols = [r[0] for r in con.execute("describe raw.admin_table_rows").fetchall()]
         con.execute(f"insert into raw.admin_table_rows ({', '.join(cols)}) select {', '.join(cols)} from _frame")
         con.unregister("_frame")
-        _audit(con, load_id, "admin", key, path, sha, len(rows), "loaded")
+        _audit(con, load_id, "admin", key, path, sha, len(rows), "loaded", archived=archived)
+        checkpoint("admin:in-transaction")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -261,16 +305,21 @@ def _current_partition_of(con, kind: str, sha: str) -> str | None:
     return row[0] if row else None
 
 
-def survey_files(survey_landing: Path) -> list[tuple[int, Path]]:
+def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tuple[int, Path]]:
     """Delivered wave files: ``survey/<wave>/<file>``, the file found by the data_file pattern
     of the wave's codebook. A wave folder without a codebook, or with no or several matching
     files, is an error naming the folder."""
-    from ingest.codebook import codebook_for_wave
+    from ingest.codebook import codebook_for_delivery
 
     found = []
     for d in sorted(p for p in survey_landing.glob("*") if p.is_dir() and p.name.isdigit()):
-        cb = codebook_for_wave(int(d.name))
-        files = sorted(d.glob(cb.delivery["data_file"]))
+        if years is not None and int(d.name) not in years:
+            continue
+        cb = codebook_for_delivery(d)
+        if cb.wave != int(d.name):
+            raise IngestError(cb.path, f"codebook is for wave {cb.wave} but serves the folder survey/{d.name}/",
+                              column="wave", value=cb.wave)
+        files = sorted(f for f in d.glob(cb.delivery["data_file"]) if f.suffix not in {".yml", ".yaml"})
         if len(files) != 1:
             raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
                               f"(codebook {cb.path.name}), found {len(files)}", value=[f.name for f in files])
@@ -278,5 +327,6 @@ def survey_files(survey_landing: Path) -> list[tuple[int, Path]]:
     return found
 
 
-def admin_files(admin_landing: Path) -> list[Path]:
-    return sorted(admin_landing.glob("*/*.xlsx"))
+def admin_files(admin_landing: Path, years: set[int] | None = None) -> list[Path]:
+    return sorted(p for p in admin_landing.glob("*/*.xlsx")
+                  if p.parent.name.isdigit() and (years is None or int(p.parent.name) in years))

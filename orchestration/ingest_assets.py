@@ -1,10 +1,19 @@
-"""Ingest assets: delivered files in the landing folder -> raw tables (ingest/ does the work)."""
+"""Ingest assets: delivered files in the landing folder -> raw tables (ingest/ does the work).
 
-from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, multi_asset
+Partitioned by delivery year (orchestration/partitions.py): a run loads the files of its
+year(s) only. Every file is archived with its checksum before it is read, loaded in its own
+transaction, and recorded in audit.file_loads; the warehouse lock keeps other writers out.
+"""
 
-from ingest.codebook import codebook_for_wave
+from dagster import (
+    AssetExecutionContext, AssetSpec, BackfillPolicy, Failure, MaterializeResult, MetadataValue, multi_asset,
+)
+
+from ingest.codebook import codebook_for_delivery
 from ingest.errors import IngestError
+from ingest.lock import WarehouseBusy, warehouse_lock
 from ingest.warehouse import admin_files, connect, load_admin_extract, load_survey_wave, survey_files
+from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL
 from orchestration.resources import WarehouseResource
 
 SURVEY_TABLES = {
@@ -33,24 +42,32 @@ def _table(rows: list[dict]) -> MetadataValue:
     return MetadataValue.md("\n".join(lines))
 
 
-def _load_files(context, paths, items: list, load_one, tables: list[str], what: str, where: str):
+def run_years(context) -> set[int]:
+    """The delivery years of this run: one partition, or the range of a full build."""
+    return {int(k) for k in context.partition_keys}
+
+
+def _load_files(context, paths, items: list, load_one, tables: list[str], what: str):
     """Load each delivered file in its own transaction, logging progress; return the per-file
     results and the row counts of the raw tables afterwards. A rejected file fails the step
     with the error that names its file, place and value."""
-    if not items:
-        raise Failure(description=f"no {what} found under {where}")
-    con = connect(paths.warehouse_path)
     loaded = []
     try:
-        for i, item in enumerate(items, 1):
-            loaded.append(load_one(con, item))
-            if i % 50 == 0 or i == len(items):
-                context.log.info(f"{what}: {i}/{len(items)} files read, last {loaded[-1]['file']}: {loaded[-1]['status']}")
-        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
+        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run_id[:8]}: {what}", log=context.log.info):
+            con = connect(paths.warehouse_path)
+            try:
+                for i, item in enumerate(items, 1):
+                    loaded.append(load_one(con, item))
+                    if i % 50 == 0 or i == len(items):
+                        context.log.info(f"{what}: {i}/{len(items)} files read, "
+                                         f"last {loaded[-1]['file']}: {loaded[-1]['status']}")
+                counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
+            finally:
+                con.close()
     except IngestError as exc:
         raise _failure(exc) from None
-    finally:
-        con.close()
+    except WarehouseBusy as exc:
+        raise Failure(description=str(exc)) from None
     return loaded, counts
 
 
@@ -58,14 +75,24 @@ def _load_files(context, paths, items: list, load_one, tables: list[str], what: 
     name="load_survey_waves",
     specs=[AssetSpec(["raw", t], description=d, group_name="ingest", kinds={"duckdb", "python"})
            for t, d in SURVEY_TABLES.items()],
+    partitions_def=DELIVERY_YEARS,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool=WRITER_POOL,
 )
 def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """Load every wave file under <landing>/survey/<wave>/ with that wave's codebook."""
+    """Load the wave file under <landing>/survey/<wave>/ of each year of the run with that wave's
+    codebook. A year without a survey wave has an empty partition (admin data only)."""
     paths = warehouse.paths
+    years = run_years(context)
+    try:
+        files = survey_files(paths.survey_landing, years)
+    except IngestError as exc:
+        raise _failure(exc) from None
+    context.log.info(f"survey waves of years {sorted(years)}: {[w for w, _ in files] or 'none delivered'}")
     loaded, counts = _load_files(
-        context, paths, survey_files(paths.survey_landing),
-        lambda con, item: load_survey_wave(con, item[1], codebook_for_wave(item[0])),
-        list(SURVEY_TABLES), "survey wave files", f"{paths.survey_landing}/<wave>/*.sav",
+        context, paths, files,
+        lambda con, item: load_survey_wave(con, item[1], codebook_for_delivery(item[1].parent)),
+        list(SURVEY_TABLES), "survey wave files",
     )
     for table in SURVEY_TABLES:
         yield MaterializeResult(
@@ -78,15 +105,21 @@ def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResour
     name="load_admin_extracts",
     specs=[AssetSpec(["raw", "admin_table_rows"], group_name="ingest", kinds={"duckdb", "python"},
                      description="LABIS/SPOLIS data-table rows, one per indicator row and municipality-year.")],
+    partitions_def=DELIVERY_YEARS,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool=WRITER_POOL,
 )
 def load_admin_extracts(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """Load every workbook under <landing>/admin/<year>/*.xlsx."""
+    """Load the workbooks under <landing>/admin/<year>/*.xlsx of each year of the run."""
     paths = warehouse.paths
+    years = run_years(context)
     seen: dict[str, str] = {}
+    files = admin_files(paths.admin_landing, years)
+    context.log.info(f"admin extracts of years {sorted(years)}: {len(files)} workbooks")
     loaded, counts = _load_files(
-        context, paths, admin_files(paths.admin_landing),
-        lambda con, path: load_admin_extract(con, path, seen=seen),
-        ["admin_table_rows"], "admin extracts", f"{paths.admin_landing}/<year>/*.xlsx",
+        context, paths, files,
+        lambda con, path: load_admin_extract(con, path, seen=seen, expected_year=int(path.parent.name)),
+        ["admin_table_rows"], "admin extracts",
     )
     statuses = {s: sum(1 for r in loaded if r["status"] == s) for s in ("loaded", "unchanged")}
     yield MaterializeResult(

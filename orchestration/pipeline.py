@@ -12,9 +12,12 @@ from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance
 
+from ingest.landing import delivered_years
+from ingest.lock import warehouse_lock
 from ingest.settings import REPO_ROOT, Paths, resolve_paths
 
 DEFAULT_DAGSTER_HOME = REPO_ROOT / ".dagster_home"
+INSTANCE_CONFIG = Path(__file__).resolve().parent / "dagster.yaml"
 
 
 @dataclass
@@ -66,14 +69,33 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def dagster_instance() -> DagsterInstance:
-    """The persistent instance in DAGSTER_HOME (default .dagster_home/), created on first use."""
+def prepare_dagster_home() -> Path:
+    """DAGSTER_HOME (default .dagster_home/) with the project's instance settings
+    (orchestration/dagster.yaml: one writer run at a time, the rest queue; no telemetry)."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    wanted = INSTANCE_CONFIG.read_text(encoding="utf-8")
+    if not config.exists() or config.read_text(encoding="utf-8") != wanted:
+        config.write_text(wanted, encoding="utf-8")
+    return home
+
+
+def dagster_instance() -> DagsterInstance:
+    """The persistent instance in DAGSTER_HOME, created on first use."""
+    prepare_dagster_home()
     return DagsterInstance.get()
+
+
+def register_delivery_years(instance: DagsterInstance, years: list[int]) -> list[str]:
+    """Add delivered years missing from the dynamic partitions; return all partition keys in order."""
+    from orchestration.partitions import DELIVERY_YEARS
+
+    known = instance.get_dynamic_partitions(DELIVERY_YEARS.name)
+    missing = [str(y) for y in sorted(years) if str(y) not in known]
+    if missing:
+        instance.add_dynamic_partitions(DELIVERY_YEARS.name, missing)
+    return instance.get_dynamic_partitions(DELIVERY_YEARS.name)
 
 
 def _value(entry):
@@ -81,16 +103,33 @@ def _value(entry):
 
 
 def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
-              job_name: str = "build_warehouse") -> RunSummary:
+              job_name: str = "build_warehouse", year: int | None = None) -> RunSummary:
+    """Run a job in-process. build_warehouse runs over every delivered year (one run over the
+    partition range), or over one `year`. The warehouse lock is held for the whole run, so a
+    second load started meanwhile waits (TRUST_LOCK_TIMEOUT) or fails saying who holds it."""
     from orchestration.definitions import defs  # imported late: loads dbt, GX and Dagster
+    from orchestration.partitions import range_tags_of
 
+    instance = instance or dagster_instance()
+    paths = resolve_paths().ensure()
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
-        instance=instance or dagster_instance(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
-    summary = RunSummary(result.run_id, result.success, resolve_paths())
+    kwargs = {}
+    if job.partitions_def is not None:
+        keys = register_delivery_years(instance, delivered_years(paths.landing_dir) + ([year] if year else []))
+        if year is not None:
+            kwargs["partition_key"] = str(year)
+        elif keys:
+            kwargs["tags"] = range_tags_of(keys)
+        else:
+            raise SystemExit(f"nothing delivered under {paths.landing_dir} (survey/<wave>/, admin/<year>/)")
+    with warehouse_lock(paths.warehouse_path, f"{job_name} ({'year ' + str(year) if year else 'all years'})"):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            **kwargs,
+        )
+    summary = RunSummary(result.run_id, result.success, paths)
     started = set()
     for event in result.all_events:
         kind = event.event_type

@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from ingest.lock import warehouse_lock
+from orchestration.partitions import WRITER_POOL
 from orchestration.resources import WarehouseResource, ensure_dbt_manifest
 
 
@@ -61,9 +63,11 @@ PUBLISHED = published_models(ensure_dbt_manifest())
     group_name="publish",
     kinds={"duckdb"},
     description="Snapshot of the published marts (meta.publish: true) that reports and outside users read.",
+    pool=WRITER_POOL,
 )
 def report_snapshot(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     paths = warehouse.paths
-    counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run_id)
+    with warehouse_lock(paths.warehouse_path, f"dagster run {context.run_id[:8]}: publish", log=context.log.info):
+        counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run_id)
     context.log.info(f"published {len(counts)} marts to {paths.published_path}")
     return MaterializeResult(metadata={"path": str(paths.published_path), **{f"rows.{k}": v for k, v in counts.items()}})
