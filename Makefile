@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: all setup run test ui load validate help reports docs status sample bench-run clean
+.PHONY: all setup run test ui load validate help reports docs status sample bench-run bench clean
 
 all: setup run ## set everything up, then build the warehouse on the bundled sample
 
@@ -65,6 +65,11 @@ sample: ## regenerate the seeded sample deliveries
 
 bench-run: ## time `make run` three times (README, "Timing")
 	for i in 1 2 3; do /usr/bin/time -f "%e s wall, %M KB max RSS" $(PY) -m orchestration.cli run > /dev/null; done
+
+SCALES ?= 1 10 100
+RUNS ?= 3
+bench: setup ## benchmarks at 1x/10x/100x vs plain DuckDB -> docs/benchmarks.md (SCALES="1 10", RUNS=3)
+	$(PY) -m tests.benchmarks.bench --scales $(SCALES) --runs $(RUNS)
 
 clean: ## remove built data, dbt target and the Dagster home (keeps installs)
 	rm -rf data target logs .dagster_home reports/build reports/.evidence

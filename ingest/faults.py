@@ -6,7 +6,7 @@ import os
 import signal
 
 POINTS = ("archive:copied", "survey:parsed", "survey:in-transaction", "admin:in-transaction",
-          "check:before-store")
+          "check:before-store", "dbt:built")
 
 
 def checkpoint(name: str) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from ingest.settings import resolve_paths
 
 
-def _sample(force: bool) -> None:
+def _sample(force: bool, scale: int = 1) -> None:
     from ingest.sample import generate_sample
 
     paths = resolve_paths().ensure()
@@ -29,7 +29,7 @@ def _sample(force: bool) -> None:
         print(f"landing folder already has deliveries: {paths.landing_dir} (use --force to regenerate)")
         return
     t0 = time.monotonic()
-    truth = generate_sample(paths.landing_dir)
+    truth = generate_sample(paths.landing_dir, scale=scale)
     print(f"sample written to {paths.landing_dir} in {time.monotonic() - t0:.1f} s: "
           f"survey waves {', '.join(sorted(truth['survey']))}; {len(truth['admin']['values'])} admin extracts "
           f"(municipality-years {truth['admin']['years'][0]}-{truth['admin']['years'][-1]})")
@@ -111,6 +111,7 @@ def _validate(args) -> int:
 def _load(args) -> int:
     from ingest.archive import archive_file, archive_root
     from ingest.codebook import codebook_for_delivery
+    from ingest.lock import warehouse_lock
     from ingest.warehouse import sha256_of
     from orchestration.pipeline import run_build
 
@@ -119,26 +120,27 @@ def _load(args) -> int:
     if not src.is_file():
         print(f"no such file: {src}")
         return 1
-    folder = _target_folder(paths, args)
-    folder.mkdir(parents=True, exist_ok=True)
-    if args.codebook:
-        shutil.copyfile(args.codebook, folder / f"wave_{args.wave}.yml")
-    if args.wave is not None:
-        # A corrected re-delivery replaces the wave's file in landing; the old one stays in the archive.
-        pattern = codebook_for_delivery(folder).delivery["data_file"]
-        for old in folder.glob(pattern):
-            if old.suffix not in {".yml", ".yaml"} and old.resolve() != src:
-                kept = archive_file(old, sha256_of(old), archive_root(paths.warehouse_path))
-                old.unlink()
-                print(f"replacing {old.name} (archived at {kept})")
-    target = folder / src.name
-    if target.resolve() != src:
-        shutil.copyfile(src, target)
-    print(f"delivered {src.name} to {folder}; running build_warehouse for {args.wave or args.year} ...", flush=True)
-    t0 = time.monotonic()
-    summary = run_build(year=args.wave or args.year)
-    print()
-    print(summary.render())
+    with warehouse_lock(paths.warehouse_path, f"load {src.name}"):  # landing changes too, one writer at a time
+        folder = _target_folder(paths, args)
+        folder.mkdir(parents=True, exist_ok=True)
+        if args.codebook:
+            shutil.copyfile(args.codebook, folder / f"wave_{args.wave}.yml")
+        if args.wave is not None:
+            # A corrected re-delivery replaces the wave's file in landing; the old one stays in the archive.
+            pattern = codebook_for_delivery(folder).delivery["data_file"]
+            for old in folder.glob(pattern):
+                if old.suffix not in {".yml", ".yaml"} and old.resolve() != src:
+                    kept = archive_file(old, sha256_of(old), archive_root(paths.warehouse_path))
+                    old.unlink()
+                    print(f"replacing {old.name} (archived at {kept})")
+        target = folder / src.name
+        if target.resolve() != src:
+            shutil.copyfile(src, target)
+        print(f"delivered {src.name} to {folder}; running build_warehouse for {args.wave or args.year} ...", flush=True)
+        t0 = time.monotonic()
+        summary = run_build(year=args.wave or args.year)
+        print()
+        print(summary.render())
     print(f"Took {time.monotonic() - t0:.0f} s.")
     return 0 if summary.success else 1
 
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sample", help="write the seeded sample deliveries")
     s.add_argument("--force", action="store_true", help="overwrite existing deliveries")
+    s.add_argument("--scale", type=int, default=1, help="multiply every wave's respondents (benchmarks)")
     sub.add_parser("run", help="build the warehouse through Dagster")
     sub.add_parser("reports", help="rebuild the report site from the published snapshot")
     sub.add_parser("status", help="show loaded files and validations")
@@ -193,12 +196,22 @@ def main(argv: list[str] | None = None) -> int:
         which.add_argument("--year", type=int, help="admin report year of an LM/SPOLIS extract")
         c.add_argument("--codebook", help="a codebook delivered with a new wave (copied next to the file as wave_<year>.yml)")
     args = ap.parse_args(argv)
+    from ingest.lock import WarehouseBusy
+
+    try:
+        return _dispatch(args)
+    except WarehouseBusy as exc:
+        print(f"ERROR: {exc}")
+        return 2
+
+
+def _dispatch(args) -> int:
     if args.command == "load":
         return _load(args)
     if args.command == "validate":
         return _validate(args)
     if args.command == "sample":
-        _sample(args.force)
+        _sample(args.force, args.scale)
         return 0
     if args.command == "run":
         return _run()

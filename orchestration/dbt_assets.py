@@ -1,12 +1,38 @@
-"""All dbt models, seeds and tests as one asset op: dbt is invoked once per run."""
+"""All dbt models, seeds and tests as one asset op: dbt is invoked once per run.
 
+dbt builds on a working copy of the warehouse, which replaces the warehouse in one step
+(os.replace) when dbt has finished. A run killed while dbt is building leaves the warehouse's
+marts exactly as they were; the leftover copy is removed by the next build.
+"""
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
 from dagster import AssetExecutionContext, Failure
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ingest.faults import checkpoint
 from ingest.lock import WarehouseBusy, warehouse_lock
 from orchestration.dbt_translator import TrustDbtTranslator
 from orchestration.partitions import WRITER_POOL
 from orchestration.resources import DBT_PROJECT, WarehouseResource, ensure_dbt_manifest
+
+
+def _working_copy(warehouse_path: Path, run_id: str) -> Path:
+    for leftover in warehouse_path.parent.glob(warehouse_path.name + ".build-*"):
+        leftover.unlink()  # from a build that was killed: never swapped in, safe to drop
+    work = warehouse_path.with_name(f"{warehouse_path.name}.build-{run_id[:8]}")
+    shutil.copyfile(warehouse_path, work)
+    return work
+
+
+def _swap_in(work: Path, warehouse_path: Path) -> None:
+    con = duckdb.connect(str(work))
+    con.execute("checkpoint")  # everything in the main file, no write-ahead log left behind
+    con.close()
+    Path(str(work) + ".wal").unlink(missing_ok=True)
+    os.replace(work, warehouse_path)
 
 
 @dbt_assets(
@@ -17,9 +43,19 @@ from orchestration.resources import DBT_PROJECT, WarehouseResource, ensure_dbt_m
     pool=WRITER_POOL,
 )
 def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    paths = warehouse.paths  # points dbt's profile at this warehouse (TRUST_WAREHOUSE_PATH)
+    paths = warehouse.paths
     try:
-        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run_id[:8]}: dbt build", log=context.log.info):
-            yield from dbt.cli(["build"], context=context).stream()
+        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run.run_id[:8]}: dbt build", log=context.log.info):
+            work = _working_copy(paths.warehouse_path, context.run.run_id)
+            os.environ["TRUST_WAREHOUSE_PATH"] = str(work)  # dbt_project/profiles.yml reads this
+            try:
+                invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+                yield from invocation.stream()
+            finally:
+                os.environ["TRUST_WAREHOUSE_PATH"] = str(paths.warehouse_path)
+            checkpoint("dbt:built")
+            _swap_in(work, paths.warehouse_path)  # also after failed tests: what dbt built is kept, as dbt would
+            if not invocation.is_successful():
+                raise Failure(description="dbt build failed: see the failed models and tests in this step's log")
     except WarehouseBusy as exc:
         raise Failure(description=str(exc)) from None

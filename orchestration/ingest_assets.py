@@ -53,7 +53,7 @@ def _load_files(context, paths, items: list, load_one, tables: list[str], what: 
     with the error that names its file, place and value."""
     loaded = []
     try:
-        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run_id[:8]}: {what}", log=context.log.info):
+        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run.run_id[:8]}: {what}", log=context.log.info):
             con = connect(paths.warehouse_path)
             try:
                 for i, item in enumerate(items, 1):

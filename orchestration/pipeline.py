@@ -92,7 +92,7 @@ def register_delivery_years(instance: DagsterInstance, years: list[int]) -> list
     from orchestration.partitions import DELIVERY_YEARS
 
     known = instance.get_dynamic_partitions(DELIVERY_YEARS.name)
-    missing = [str(y) for y in sorted(years) if str(y) not in known]
+    missing = [str(y) for y in sorted(set(years)) if str(y) not in known]
     if missing:
         instance.add_dynamic_partitions(DELIVERY_YEARS.name, missing)
     return instance.get_dynamic_partitions(DELIVERY_YEARS.name)

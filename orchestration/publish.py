@@ -67,7 +67,7 @@ PUBLISHED = published_models(ensure_dbt_manifest())
 )
 def report_snapshot(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     paths = warehouse.paths
-    with warehouse_lock(paths.warehouse_path, f"dagster run {context.run_id[:8]}: publish", log=context.log.info):
-        counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run_id)
+    with warehouse_lock(paths.warehouse_path, f"dagster run {context.run.run_id[:8]}: publish", log=context.log.info):
+        counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run.run_id)
     context.log.info(f"published {len(counts)} marts to {paths.published_path}")
     return MaterializeResult(metadata={"path": str(paths.published_path), **{f"rows.{k}": v for k, v in counts.items()}})

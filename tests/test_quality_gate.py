@@ -99,3 +99,38 @@ def test_broken_wave_blocks_marts_snapshot_and_reports(copy_of_build):
         ).fetchall()
     assert status == ("failed", 1)
     assert failing == [("Q12_APMIER__asked",)]
+
+
+def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_snapshot(copy_of_build):
+    """A 2028 file with 350 respondents instead of ~2000: every row is valid, so the raw gate and the
+    dbt tests pass, but the wave-on-wave gate on the published marts (respondents ratio >= 0.4 of
+    the previous wave) blocks the snapshot and the report refresh."""
+    import dataclasses
+
+    import duckdb
+
+    from ingest.sample.survey_generic import WAVES, generate_wave
+
+    paths = copy_of_build
+    snapshot_before = _sha(paths.published_path)
+    spec = dataclasses.replace(next(s for s in WAVES if s.wave == 2028), n=350)
+    shutil.rmtree(paths.survey_landing / "2028")
+    generate_wave(spec, paths.survey_landing, np.random.default_rng(5))
+
+    summary = run_pipeline()
+
+    assert not summary.success
+    checks = {c["name"]: c for c in summary.checks}
+    assert checks["ge_raw_survey_wave"]["passed"] is True
+    gate = checks["ge_mart_indicator_estimates"]
+    assert gate["passed"] is False and "respondents_ratio" in gate["report"]
+    assert summary.materialized_any("marts/")  # dbt ran ...
+    assert {"publish__report_snapshot", "reports__evidence_site"} <= set(summary.skipped_steps)  # ... but nothing after
+    assert _sha(paths.published_path) == snapshot_before
+    with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
+        observed = con.execute(
+            """select e.observed, e.unexpected_examples from audit.validation_expectations e
+               join audit.validation_runs r using (validation_id)
+               where r.suite = 'mart_wave_changes' and e.column_name = 'respondents_ratio'
+               order by r.validated_at desc limit 1""").fetchone()
+    assert "0.35" in observed[1]  # 350 / 1000 respondents of the reduced 2027 wave

@@ -175,6 +175,11 @@ def _check_against_codebook(path: Path, df: pd.DataFrame, cb: Codebook, first_ro
     if missing:
         raise IngestError(path, f"variables named in codebook {cb.path.name} are not in the file",
                           column=missing[0], value=missing)
+    known = {v.variable for v in cb.variables} | set(cb.delivery.get("extra_columns") or [])
+    extra = [c for c in df.columns if c not in known]
+    if extra:
+        raise IngestError(path, f"columns not in codebook {cb.path.name}: add them to the codebook (or to "
+                          "delivery.extra_columns if they are not used) before loading", column=extra[0], value=extra)
     ids = df[cb.respondent_id]
     if ids.isna().any():
         raise IngestError(path, "respondent id is empty", row=_row(np.flatnonzero(ids.isna())[0]),
@@ -192,6 +197,13 @@ def _check_against_codebook(path: Path, df: pd.DataFrame, cb: Codebook, first_ro
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise IngestError(path, f"code not in codebook {cb.path.name}", row=_row(i),
                               column=var.variable, value=col.iloc[i])
+    if cb.weight is not None:
+        weight = pd.to_numeric(df[cb.weight], errors="coerce")
+        bad = weight.isna() | (weight <= 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise IngestError(path, "weight is missing, zero or negative", row=_row(i), column=cb.weight,
+                              value=df[cb.weight].iloc[i])
     age_var = cb.by_role("age").variable
     age = pd.to_numeric(df[age_var], errors="coerce")
     lo, hi = cb.age_range

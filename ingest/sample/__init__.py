@@ -2,10 +2,12 @@
 and the generator's known truth (computed from its own rows) next to them."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ingest.sample.admin_extracts import generate_admin
 from ingest.sample.survey_generic import WAVES, generate_wave
@@ -15,7 +17,7 @@ DEFAULT_SEED = 20170
 TRUTH_FILE = "sample_truth.json"
 
 
-def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED) -> dict:
+def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED, scale: int = 1) -> dict:
     """Write the sample deliveries under ``landing_dir``; return the known truth.
 
     survey/2017/ex_ante_2017_iedzivotaji.sav                 SPSS, pre-reform codes
@@ -24,16 +26,24 @@ def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED) -> dict:
     survey/2026|2028/monitorings_<y>_pilnais.sav             SPSS, full scope, 42 units
     survey/2027/monitorings_2027_dati.csv                    CSV, reduced scope
     admin/2022/LM_datu_tabula_<atvk>_2022.xlsx               one per municipality
+
+    `scale` multiplies every wave's respondents (benchmarks): the 2017 wave is repeated `scale`
+    times with new ids (its published shares stay exact), the later waves are drawn `scale` times
+    larger. The admin extracts do not scale: there is one per municipality and year at any scale.
     """
     landing_dir = Path(landing_dir)
     rng = np.random.default_rng(seed)
     wave = generate_2017(rng)
+    if scale > 1:
+        wave = pd.concat([wave.assign(ID=wave["ID"] + i * 10_000_000) for i in range(scale)], ignore_index=True)
     write_sav_2017(wave, landing_dir / "survey" / "2017" / "ex_ante_2017_iedzivotaji.sav")
     survey = {"2017": truth_2017(wave)}
     for spec in WAVES:
+        spec = dataclasses.replace(spec, n=spec.n * scale)
         survey[str(spec.wave)] = generate_wave(spec, landing_dir / "survey", rng)
     truth = {
         "seed": seed,
+        "scale": scale,
         "survey": survey,
         "admin": generate_admin(rng, landing_dir / "admin"),
     }

@@ -166,7 +166,7 @@ def write_sav_2017(df: pd.DataFrame, path: Path) -> None:
         df,
         str(path),
         file_label="Ex-ante 2017: iedzīvotāju aptauja (sintētiski dati)",
-        column_labels=[LABELS_2017[c] for c in df.columns],
+        column_labels=[LABELS_2017.get(c, c) for c in df.columns],
         variable_value_labels=VALUE_LABELS_2017,
         missing_ranges=USER_MISSING_2017,
     )
