@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from dagster import (
-    DefaultScheduleStatus, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason,
-    schedule, sensor,
+    DefaultScheduleStatus, DefaultSensorStatus, RunFailureSensorContext, RunRequest, SensorEvaluationContext,
+    SensorResult, SkipReason, run_failure_sensor, schedule, sensor,
 )
 
 from ingest.landing import codebook_available, fingerprints
@@ -80,3 +80,17 @@ def yearly_reload(context):
         return SkipReason("no delivery years known yet: drop files into the landing folder or run `make run`")
     return RunRequest(run_key=f"yearly-{context.scheduled_execution_time:%Y}",
                       tags={**WRITER_TAGS, **range_tags_of(years)})
+
+
+@run_failure_sensor(
+    monitored_jobs=None,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After a failed or blocked run, refresh the gate status in the published snapshot (the marts "
+                "stay the last good ones), so the report's data-quality page shows what was blocked.",
+)
+def quality_status_after_failure(context: RunFailureSensorContext):
+    from orchestration.publish import refresh_quality_status
+
+    paths = resolve_paths()
+    if refresh_quality_status(paths.warehouse_path, paths.published_path):
+        context.log.info(f"run {context.dagster_run.run_id[:8]} failed: gate status refreshed in {paths.published_path}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
-from orchestration.automation import landing_folder_sensor, yearly_reload
+from orchestration.automation import landing_folder_sensor, quality_status_after_failure, yearly_reload
 from orchestration.dbt_assets import dbt_build
 from orchestration.ingest_assets import load_admin_extracts, load_survey_waves
 from orchestration.partitions import WRITER_TAGS
@@ -35,7 +35,7 @@ defs = Definitions(
     assets=[load_survey_waves, load_admin_extracts, dbt_build, report_snapshot, evidence_site],
     asset_checks=[*RAW_CHECKS, *MART_CHECKS],
     jobs=[build_warehouse, refresh_reports],
-    sensors=[landing_folder_sensor],
+    sensors=[landing_folder_sensor, quality_status_after_failure],
     schedules=[yearly_reload],
     resources=make_resources(),
 )

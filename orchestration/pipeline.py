@@ -129,6 +129,11 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             **kwargs,
         )
+        if not result.success and job_name == "build_warehouse":
+            # the marts stay the last good ones; the report's data-quality page shows what was blocked
+            from orchestration.publish import refresh_quality_status
+
+            refresh_quality_status(paths.warehouse_path, paths.published_path)
     summary = RunSummary(result.run_id, result.success, paths)
     started = set()
     for event in result.all_events:

@@ -172,3 +172,31 @@ def test_not_asked_items_have_no_estimates(sample_build):
         indicators_2027 = {r[0] for r in con.execute(
             "select distinct indicator_code from marts.mart_indicator_estimates where wave_year = 2027").fetchall()}
     assert indicators_2027 == {"trust_top2", "satisfaction_top2"}
+
+
+def test_complementary_suppression_does_not_depend_on_row_order(sample_build):
+    """The same cells in another order give the same suppressed cells (ties are broken by the cell key),
+    so two builds of the same data never publish different cells."""
+    import importlib.util
+
+    import numpy as np
+
+    from ingest.settings import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "protected", REPO_ROOT / "dbt_project/models/intermediate/int_indicator_cells_protected.py")
+    protected = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(protected)
+    with sample_build.warehouse() as con:
+        cells = con.execute("select * from intermediate.int_indicator_cells where wave_year = 2026").df()
+        units = con.execute("select municipality_code, region_2009_2023 from marts.dim_municipality "
+                            "where boundary_set = 'post2025_42'").fetchall()
+    region_of = dict(units)
+    key = protected.CELL_KEY
+    results = []
+    for seed in (1, 2, 3):
+        shuffled = cells.sample(frac=1.0, random_state=np.random.RandomState(seed))
+        out = protected.protect(shuffled, 10, region_of).sort_values(key).reset_index(drop=True)
+        results.append(out[key + ["is_suppressed", "suppression_reason"]])
+    assert results[0]["is_suppressed"].sum() > 0
+    assert results[0].equals(results[1]) and results[0].equals(results[2])

@@ -2,7 +2,6 @@
 and a failed gate stops the marts, the published snapshot and the report refresh."""
 from __future__ import annotations
 
-import hashlib
 import shutil
 
 import numpy as np
@@ -56,13 +55,20 @@ def test_a_crashed_validation_is_reported_as_crash_not_failure(raw_con, tmp_path
     assert "ExpectNoSuchThing" in outcome.error
 
 
-def _sha(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _published_marts(path):
+    """Contents of the snapshot's marts (its gate-status tables are refreshed even when blocked)."""
+    import duckdb
+
+    from orchestration.publish import PUBLISHED
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {n: con.execute(f"select count(*), sum(hash(t)::hugeint) from main.{n} t").fetchone()
+                for _, n in PUBLISHED}
 
 
 def test_broken_wave_blocks_marts_snapshot_and_reports(copy_of_build):
     paths = copy_of_build
-    snapshot_before = _sha(paths.published_path)
+    snapshot_before = _published_marts(paths.published_path)
     # A wave in which 60 % of the clients answer "hard to say": valid codes, so it loads,
     # but the gate's plausibility expectation must stop it.
     wave = generate_2017(np.random.default_rng(7))
@@ -81,7 +87,7 @@ def test_broken_wave_blocks_marts_snapshot_and_reports(copy_of_build):
     assert {"dbt_build", "publish__report_snapshot", "reports__evidence_site"} <= set(summary.skipped_steps)
     assert not summary.materialized_any("marts/")
     assert not summary.materialized_any("publish/") and not summary.materialized_any("reports/")
-    assert _sha(paths.published_path) == snapshot_before  # the last good snapshot is kept
+    assert _published_marts(paths.published_path) == snapshot_before  # the last good marts are kept
     assert "ge_raw_survey_wave" in summary.render() and "FAILED" in summary.render()
 
     import duckdb
@@ -112,7 +118,7 @@ def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_
     from ingest.sample.survey_generic import WAVES, generate_wave
 
     paths = copy_of_build
-    snapshot_before = _sha(paths.published_path)
+    snapshot_before = _published_marts(paths.published_path)
     spec = dataclasses.replace(next(s for s in WAVES if s.wave == 2028), n=350)
     shutil.rmtree(paths.survey_landing / "2028")
     generate_wave(spec, paths.survey_landing, np.random.default_rng(5))
@@ -126,7 +132,7 @@ def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_
     assert gate["passed"] is False and "respondents_ratio" in gate["report"]
     assert summary.materialized_any("marts/")  # dbt ran ...
     assert {"publish__report_snapshot", "reports__evidence_site"} <= set(summary.skipped_steps)  # ... but nothing after
-    assert _sha(paths.published_path) == snapshot_before
+    assert _published_marts(paths.published_path) == snapshot_before
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
         observed = con.execute(
             """select e.observed, e.unexpected_examples from audit.validation_expectations e
@@ -134,3 +140,12 @@ def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_
                where r.suite = 'mart_wave_changes' and e.column_name = 'respondents_ratio'
                order by r.validated_at desc limit 1""").fetchone()
     assert "0.35" in observed[1]  # 350 / 1000 respondents of the reduced 2027 wave
+    # the snapshot's marts are the last good ones, but its gate status shows what was blocked
+    with duckdb.connect(str(paths.published_path), read_only=True) as snap:
+        blocked = snap.execute("select suite from quality_status where blocked_downstream").fetchall()
+        published_2028 = snap.execute(
+            "select n_unweighted from mart_client_satisfaction where wave_year = 2028").fetchone()[0]
+    assert ("mart_wave_changes",) in blocked
+    with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
+        new_2028 = con.execute("select n_unweighted from marts.mart_client_satisfaction where wave_year = 2028").fetchone()[0]
+    assert new_2028 < published_2028  # the cut-short wave reached the warehouse's marts, not the reports

@@ -35,8 +35,13 @@ def _sets(cells: pd.DataFrame):
             yield int(by_level["national"]["_i"].iloc[0]), by_level["region"]["_i"].tolist()
 
 
+CELL_KEY = ["indicator_code", "wave_year", "geo_level", "geo_code", "subgroup_type", "subgroup_value"]
+
+
 def protect(cells: pd.DataFrame, min_n: int, region_of: dict) -> pd.DataFrame:
-    cells = cells.reset_index(drop=True).copy()
+    # A fixed order, so ties between equally small cells are always broken the same way: the same
+    # data must give the same suppressed cells in every build (else two releases could be differenced).
+    cells = cells.sort_values(CELL_KEY, kind="stable").reset_index(drop=True).copy()
     cells["_i"] = cells.index
     cells.attrs["region_of"] = region_of
     n = cells[["n_unweighted", "n_with_opinion"]].min(axis=1).tolist()
