@@ -4,6 +4,7 @@ dbt builds on a working copy of the warehouse, which replaces the warehouse in o
 (os.replace) when dbt has finished. A run killed while dbt is building leaves the warehouse's
 marts exactly as they were; the leftover copy is removed by the next build.
 """
+import json
 import os
 import shutil
 from pathlib import Path
@@ -35,6 +36,15 @@ def _swap_in(work: Path, warehouse_path: Path) -> None:
     os.replace(work, warehouse_path)
 
 
+def dbt_build_args(run_tags) -> list[str]:
+    """One delivery year: the wave-incremental models rebuild only that wave (macros/wave_scope.sql).
+    Every other run (all years, or no partition): a full rebuild."""
+    year = run_tags.get("dagster/partition")
+    if year and year.isdigit():
+        return ["build", "--vars", json.dumps({"waves": [int(year)]})]
+    return ["build", "--full-refresh"]
+
+
 @dbt_assets(
     manifest=ensure_dbt_manifest(),
     project=DBT_PROJECT,
@@ -49,7 +59,7 @@ def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
             work = _working_copy(paths.warehouse_path, context.run.run_id)
             os.environ["TRUST_WAREHOUSE_PATH"] = str(work)  # dbt_project/profiles.yml reads this
             try:
-                invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+                invocation = dbt.cli(dbt_build_args(context.run.tags), context=context, raise_on_error=False)
                 yield from invocation.stream()
             finally:
                 os.environ["TRUST_WAREHOUSE_PATH"] = str(paths.warehouse_path)

@@ -1,6 +1,10 @@
 -- Long answers table: respondent x item, built from the codebooks (no per-wave SQL).
+-- Incremental by wave: a one-year run rebuilds only its wave (macros/wave_scope.sql).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='wave_year', on_schema_change='append_new_columns') }}
+
 with cells as (
     select * from {{ ref('stg_survey__cells') }}
+    where {{ only_waves_of_this_run('wave_year') }}
 ),
 
 item_variables as (

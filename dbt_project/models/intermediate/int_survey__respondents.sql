@@ -1,6 +1,10 @@
 -- One row per respondent and wave: the attribute variables named by each wave's codebook.
+-- Incremental by wave: a one-year run rebuilds only its wave (macros/wave_scope.sql).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='wave_year', on_schema_change='append_new_columns') }}
+
 with cells as (
     select * from {{ ref('stg_survey__cells') }}
+    where {{ only_waves_of_this_run('wave_year') }}
 ),
 
 attribute_variables as (

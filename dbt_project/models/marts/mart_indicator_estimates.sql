@@ -51,10 +51,12 @@ flagged as (
         *,
         greatest(0.0, centre - half_width) as ci_low,
         least(1.0, centre + half_width) as ci_high,
+        -- compared at 9 decimals: an effective n of exactly 30 (equal weights) must not flip with the
+        -- last bits of a parallel floating-point sum
         concat_ws('; ',
-            case when n_eff < min_n_eff then 'effective n below ' || cast(min_n_eff as integer) end,
-            case when 2 * half_width > max_width then 'CI wider than ' || cast(round(100 * max_width) as integer) || ' points' end,
-            case when p > 0 and 2 * half_width / p > max_relative_width
+            case when round(n_eff, 9) < min_n_eff then 'effective n below ' || cast(min_n_eff as integer) end,
+            case when round(2 * half_width, 12) > max_width then 'CI wider than ' || cast(round(100 * max_width) as integer) || ' points' end,
+            case when p > 0 and round(2 * half_width / p, 12) > max_relative_width
                 then 'CI width above ' || cast(round(100 * max_relative_width) as integer) || ' % of the estimate' end
         ) as reliability_reason
     from intervals
