@@ -107,10 +107,11 @@ def test_broken_wave_blocks_marts_snapshot_and_reports(copy_of_build):
     assert failing == [("Q12_APMIER__asked",)]
 
 
-def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_snapshot(copy_of_build):
-    """A 2028 file with 350 respondents instead of ~2000: every row is valid, so the raw gate and the
-    dbt tests pass, but the wave-on-wave gate on the published marts (respondents ratio >= 0.4 of
-    the previous wave) blocks the snapshot and the report refresh."""
+def test_an_oversized_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_snapshot(copy_of_build):
+    """A 2028 file with 6000 respondents instead of ~2000 (say, the firm's panel file instead of the
+    wave): every row is valid, so the raw gate and the dbt tests pass, but the wave-on-wave gate on
+    the published marts (at most 2.5 times the previous wave's respondents) blocks the snapshot and
+    the report refresh."""
     import dataclasses
 
     import duckdb
@@ -119,7 +120,7 @@ def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_
 
     paths = copy_of_build
     snapshot_before = _published_marts(paths.published_path)
-    spec = dataclasses.replace(next(s for s in WAVES if s.wave == 2028), n=350)
+    spec = dataclasses.replace(next(s for s in WAVES if s.wave == 2028), n=6000)
     shutil.rmtree(paths.survey_landing / "2028")
     generate_wave(spec, paths.survey_landing, np.random.default_rng(5))
 
@@ -139,7 +140,7 @@ def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_
                join audit.validation_runs r using (validation_id)
                where r.suite = 'mart_wave_changes' and e.column_name = 'respondents_ratio'
                order by r.validated_at desc limit 1""").fetchone()
-    assert "0.35" in observed[1]  # 350 / 1000 respondents of the reduced 2027 wave
+    assert "6.0" in observed[1]  # 6000 / 1000 respondents of the reduced 2027 wave
     # the snapshot's marts are the last good ones, but its gate status shows what was blocked
     with duckdb.connect(str(paths.published_path), read_only=True) as snap:
         blocked = snap.execute("select suite from quality_status where blocked_downstream").fetchall()
@@ -148,4 +149,4 @@ def test_a_cut_short_wave_is_stopped_by_the_mart_gate_and_reports_keep_the_last_
     assert ("mart_wave_changes",) in blocked
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
         new_2028 = con.execute("select n_unweighted from marts.mart_client_satisfaction where wave_year = 2028").fetchone()[0]
-    assert new_2028 < published_2028  # the cut-short wave reached the warehouse's marts, not the reports
+    assert new_2028 > published_2028  # the oversized wave reached the warehouse's marts, not the reports
