@@ -123,3 +123,34 @@ def evidence_site(context: AssetExecutionContext, warehouse: WarehouseResource) 
             "seconds": round(result.seconds, 1),
         }
     )
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_browser() -> str | None:
+    import shutil
+
+    return next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+
+
+def screenshot(build_dir: Path, page: str, out_png: Path, browser: str, timeout: float = 120) -> Path:
+    """Serve the built site on a free local port and take a headless screenshot of `page`
+    (e.g. "municipalities/0001000/"). Needs no network beyond localhost."""
+    import functools
+    import http.server
+    import socketserver
+    import subprocess
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(build_dir))
+    with socketserver.TCPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/{page.lstrip('/')}"
+        try:
+            subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            "--window-size=1280,2400", "--virtual-time-budget=20000", f"--screenshot={out_png}", url],
+                           check=True, timeout=timeout, capture_output=True)
+        finally:
+            httpd.shutdown()
+    return out_png

@@ -51,5 +51,14 @@ def test_strict_site_build_where_the_network_allows(sample_build, tmp_path):
     assert result.built, result.reason
     assert (result.output_dir / "index.html").exists()
     assert (result.output_dir / "municipalities").exists()
-    if shutil.which("chromium") is None:
-        pytest.skip("site built; no chromium on this machine for the screenshot (apt-get install chromium)")
+    browser = report_site.find_browser()
+    if browser is None:
+        pytest.skip("site built; no headless Chromium on this machine for the screenshot "
+                    f"(looked for {', '.join(report_site.BROWSERS)})")
+    pages = sorted(p for p in (result.output_dir / "municipalities").iterdir() if p.is_dir())
+    page = next((p for p in pages if p.name == "0001000"), pages[0] if pages else None)
+    assert page is not None, "the municipality template produced no page"
+    png = report_site.screenshot(result.output_dir, f"municipalities/{page.name}/", tmp_path / "municipality.png",
+                                 browser)
+    assert png.exists() and png.stat().st_size > 10_000, "the screenshot is empty"
+    shutil.copyfile(png, sample_build.paths.data_dir / "municipality_page.png")
