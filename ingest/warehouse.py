@@ -165,7 +165,7 @@ def _check_municipalities(delivery: SurveyDelivery, cb: Codebook) -> None:
                           row=int(first["row_number"]), column=var, value=values[bad].iloc[0])
 
 
-def _companions(path: Path, cb: Codebook) -> list[Path]:
+def _companions(path: Path) -> list[Path]:
     """Other files of the wave's delivery in its folder (code lists, a delivered codebook)."""
     folder = path.parent
     if not folder.exists():
@@ -185,7 +185,7 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
     key = str(cb.wave)
     sha = sha256_of(path) if path.exists() else ""
     archived = _archive(con, path, sha)
-    for companion in _companions(path, cb):  # code lists etc. delivered with the wave file
+    for companion in _companions(path):  # code lists etc. delivered with the wave file
         _archive(con, companion, sha256_of(companion))
     if _current_partition_of(con, "survey", sha) == key:
         _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged", archived=archived)
