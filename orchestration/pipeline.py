@@ -82,9 +82,26 @@ def prepare_dagster_home() -> Path:
 
 
 def dagster_instance() -> DagsterInstance:
-    """The persistent instance in DAGSTER_HOME, created on first use."""
-    prepare_dagster_home()
-    return DagsterInstance.get()
+    """The persistent instance in DAGSTER_HOME, created on first use.
+
+    Dagster's SQLite storages create their tables and stamp their schema version when first
+    opened; two processes doing that at once on a new DAGSTER_HOME collide (UNIQUE constraint on
+    alembic_version). So the instance is opened, and every storage touched, under an exclusive
+    lock on DAGSTER_HOME/.instance.lock; later openers find the schema in place.
+    """
+    import fcntl
+
+    home = prepare_dagster_home()
+    fd = os.open(home / ".instance.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        instance = DagsterInstance.get()
+        instance.get_runs(limit=1)
+        instance.get_dynamic_partitions("delivery_year")
+        instance.all_instigator_state()
+        return instance
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def register_delivery_years(instance: DagsterInstance, years: list[int]) -> list[str]:

@@ -328,3 +328,16 @@ def test_writer_lock_is_exclusive_across_processes(tmp_path):
     assert child.returncode != 0 and "WarehouseBusy" in child.stderr and "parent" in child.stderr
     child = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert child.returncode == 0, child.stderr
+
+
+def test_processes_opening_a_new_dagster_home_at_once_do_not_collide(tmp_path):
+    # Dagster's SQLite storages stamp their schema on first open; without the instance lock two
+    # processes starting on a new DAGSTER_HOME fail with "UNIQUE constraint failed: alembic_version".
+    code = ("from orchestration.pipeline import dagster_instance, register_delivery_years\n"
+            "print(register_delivery_years(dagster_instance(), [2017, 2020]))")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
+    assert all("['2017', '2020']" in o for o in outs), outs
