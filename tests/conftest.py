@@ -21,6 +21,7 @@ os.environ.setdefault("TRUST_REPORT_TIMEOUT", "300")
 
 from ingest.sample import TRUTH_FILE, generate_sample  # noqa: E402
 from ingest.settings import resolve_paths, Paths  # noqa: E402
+from ingest.warehouse import connect  # noqa: E402
 
 TRUST_ENV = ("TRUST_DATA_DIR", "TRUST_LANDING_DIR", "TRUST_WAREHOUSE_PATH", "TRUST_PUBLISHED_PATH")
 
@@ -71,3 +72,11 @@ def copy_of_build(sample_build, tmp_path, monkeypatch) -> Paths:
     target = tmp_path / "data"
     shutil.copytree(sample_build.paths.data_dir, target)
     return use_data_dir(monkeypatch, target)
+
+
+@pytest.fixture
+def con(tmp_path):
+    """An empty warehouse (schemas and audit tables created) in a temp dir, for loader tests."""
+    c = connect(tmp_path / "wh.duckdb")
+    yield c
+    c.close()

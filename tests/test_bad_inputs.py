@@ -15,30 +15,20 @@ from ingest.codebook import codebook_for_wave
 from ingest.errors import IngestError
 from ingest.sample.survey_generic import WAVES, generate_wave
 from ingest.sample.survey_waves import generate_2017, write_sav_2017
-from ingest.warehouse import connect, load_admin_extract, load_survey_wave, survey_files
+from ingest.warehouse import load_admin_extract, load_survey_wave, survey_files
 from tests.test_admin_extracts import edit, workbook
+from tests.test_ingest_errors import raw_counts
 
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture
-def con(tmp_path):
-    c = connect(tmp_path / "wh.duckdb")
-    yield c
-    c.close()
-
-
-def _state(con):
-    raw = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
-           for t in ("survey_cells", "survey_waves", "codebook_values", "admin_table_rows")}
-    return raw
 
 
 def rejected(con, loader, path) -> IngestError:
-    before = _state(con)
+    before = raw_counts(con)
     with pytest.raises(IngestError) as err:
         loader(con, path)
-    assert _state(con) == before, "a rejected file changed the raw tables"
+    assert raw_counts(con) == before, "a rejected file changed the raw tables"
     last = con.execute("select status, message, archive_path from audit.file_loads order by loaded_at desc limit 1").fetchone()
     assert last[0] == "rejected" and str(Path(path).name) in last[1]
     assert last[2] and Path(last[2]).exists(), "the rejected file is archived too"

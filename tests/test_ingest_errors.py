@@ -9,7 +9,7 @@ from ingest.codebook import codebook_for_wave, load_codebook
 from ingest.errors import IngestError
 from ingest.sample.admin_extracts import SEED_ROWS, current_municipalities, write_workbook
 from ingest.sample.survey_waves import generate_2017, write_sav_2017
-from ingest.warehouse import connect, load_admin_extract, load_survey_wave
+from ingest.warehouse import load_admin_extract, load_survey_wave
 
 
 @pytest.fixture
@@ -17,23 +17,16 @@ def wave():
     return generate_2017(np.random.default_rng(11))
 
 
-@pytest.fixture
-def con(tmp_path):
-    c = connect(tmp_path / "wh.duckdb")
-    yield c
-    c.close()
-
-
-def _raw_counts(con):
+def raw_counts(con):
     return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
             for t in ("survey_cells", "survey_waves", "codebook_values", "admin_table_rows")}
 
 
 def _reject(con, path, loader):
-    before = _raw_counts(con)
+    before = raw_counts(con)
     with pytest.raises(IngestError) as err:
         loader(con, path)
-    assert _raw_counts(con) == before
+    assert raw_counts(con) == before
     status = con.execute("select status from audit.file_loads order by loaded_at desc limit 1").fetchone()
     assert status == ("rejected",)
     return err.value
@@ -82,9 +75,9 @@ def test_same_file_twice_changes_nothing(con, tmp_path, wave):
     path = tmp_path / "wave.sav"
     write_sav_2017(wave, path)
     assert load_2017(con, path)["status"] == "loaded"
-    before = _raw_counts(con)
+    before = raw_counts(con)
     assert load_2017(con, path)["status"] == "unchanged"
-    assert _raw_counts(con) == before == {**before, "survey_cells": len(wave) * wave.shape[1]}
+    assert raw_counts(con) == before == {**before, "survey_cells": len(wave) * wave.shape[1]}
 
 
 def test_codebook_errors_name_the_key(tmp_path):

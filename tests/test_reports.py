@@ -52,17 +52,23 @@ def component_uses(text: str):
     return uses
 
 
-@pytest.fixture(scope="module")
-def report_db(sample_build):
-    """In-memory DuckDB where each source query is a view warehouse.<name>, as Evidence exposes them."""
+def evidence_like(snapshot) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB where each source query's result is a table warehouse.<name>, as Evidence
+    exposes them to page queries; the snapshot stays attached read-only as ``snap``."""
     con = duckdb.connect()
-    con.execute(f"attach '{sample_build.paths.published_path}' as snap (read_only)")
+    con.execute(f"attach '{snapshot}' as snap (read_only)")
     con.execute("use snap")
     con.execute("attach ':memory:' as ev")
     con.execute("create schema ev.warehouse")
     for sql_file in sorted(SOURCES.glob("*.sql")):
         con.execute(f"create table ev.warehouse.{sql_file.stem} as {sql_file.read_text(encoding='utf-8')}")
     con.execute("use ev")
+    return con
+
+
+@pytest.fixture(scope="module")
+def report_db(sample_build):
+    con = evidence_like(sample_build.paths.published_path)
     yield con
     con.close()
 

@@ -161,18 +161,9 @@ def run_reference(warehouse: Path, work: Path) -> dict:
 # --- report queries ---------------------------------------------------------------------------
 
 def report_latency(snapshot: Path, repeats: int = 20) -> dict:
-    import duckdb
+    from tests.test_reports import PAGES, SOURCES, evidence_like, page_queries
 
-    from tests.test_reports import PAGES, SOURCES, page_queries
-
-    con = duckdb.connect()
-    con.execute(f"attach '{snapshot}' as snap (read_only)")
-    con.execute("use snap")
-    con.execute("attach ':memory:' as ev")
-    con.execute("create schema ev.warehouse")
-    for sql_file in sorted(SOURCES.glob("*.sql")):
-        con.execute(f"create table ev.warehouse.{sql_file.stem} as {sql_file.read_text(encoding='utf-8')}")
-    con.execute("use ev")
+    con = evidence_like(snapshot)
     queries = {f"{p.name}:{name}": sql for p in PAGES for name, sql in page_queries(p.read_text(encoding="utf-8")).items()}
     # the source queries themselves run against the snapshot when Evidence refreshes its sources
     queries.update({f"source:{f.stem}": f.read_text(encoding="utf-8") for f in sorted(SOURCES.glob("*.sql"))})
