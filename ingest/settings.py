@@ -24,6 +24,14 @@ def read_seed(name: str) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def current_boundary_set() -> str:
+    """The boundary set in force now: the row of seed reference/boundary_sets without an end date."""
+    current = [r["boundary_set"] for r in read_seed("reference/boundary_sets") if not r["valid_to"]]
+    if len(current) != 1:
+        raise ValueError(f"seed reference/boundary_sets must have exactly one set without valid_to, has {current}")
+    return current[0]
+
+
 def latest_allowed_year() -> int:
     """Deliveries for later years are rejected (ingest/config/monitoring.yml)."""
     import datetime
