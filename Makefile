@@ -32,8 +32,8 @@ reports/node_modules/.installed: reports/package.json reports/package-lock.json
 	cd reports && npm install --no-audit --no-fund
 	touch $@
 
-run: ## materialise the build_warehouse job in Dagster (generates the sample if landing is empty)
-	$(PY) -m orchestration.cli run
+run: ## materialise the build_warehouse job in Dagster (generates the sample if landing is empty); RETRY=1 retries held deliveries
+	$(PY) -m orchestration.cli run $(if $(filter 1 yes true,$(RETRY)),--retry-held)
 
 test: setup ## run the tests (what CI runs)
 	$(PY) -m pytest
@@ -42,11 +42,20 @@ ui: setup ## Dagster UI with the runs of `make run`, the sensor and the schedule
 	$(PY) -c "from orchestration.pipeline import prepare_dagster_home; prepare_dagster_home()"
 	$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
-load: ## deliver one file and build its year: make load FILE=... WAVE=2029 (or YEAR=2029 for an LM extract)
-	$(PY) -m orchestration.cli load "$(FILE)" $(if $(WAVE),--wave $(WAVE),--year $(YEAR)) $(if $(CODEBOOK),--codebook "$(CODEBOOK)")
+# Delivered names never reach a shell: FILE, CODEBOOK, WITH, WAVE and YEAR are handed to the CLI
+# through the environment, exactly as typed (not expanded by make, not pasted into a recipe).
+override FILE := $(value FILE)
+override CODEBOOK := $(value CODEBOOK)
+override WITH := $(value WITH)
+override WAVE := $(value WAVE)
+override YEAR := $(value YEAR)
+export FILE CODEBOOK WITH WAVE YEAR
 
-validate: ## dry run of one file, writes nothing: make validate FILE=... WAVE=2029 (or YEAR=...)
-	$(PY) -m orchestration.cli validate "$(FILE)" $(if $(WAVE),--wave $(WAVE),--year $(YEAR)) $(if $(CODEBOOK),--codebook "$(CODEBOOK)")
+load: ## deliver one file and build its year: make load FILE=... WAVE=2029 [CODEBOOK=...] [WITH=code list] (or YEAR=2029 for an LM extract)
+	$(PY) -m orchestration.cli load --from-env
+
+validate: ## check one file without loading it, writes nothing: make validate FILE=... WAVE=2029 (or YEAR=...)
+	$(PY) -m orchestration.cli validate --from-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' 

@@ -1,15 +1,20 @@
-"""Run a YAML suite with Great Expectations on a Frame, and store the outcome.
+"""Run YAML suites with Great Expectations on Frames, and store the outcomes.
 
 Three outcomes, never confused:
   passed  every expectation held;
   failed  the data broke at least one expectation (the gate blocks);
   crashed the validation itself could not run (a missing column, a GX error, a bad
           suite file): this says nothing about the data and is reported as a crash.
+
+All suites of a run are validated in one GX context, and GE's Data Docs are rendered once,
+after the last validation. A failed expectation also reports the delivery years of the rows that
+broke it (the frame's `year_column`), so the run can quarantine just those deliveries.
 """
 from __future__ import annotations
 
 import json
 import os
+import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -23,10 +28,25 @@ from expectations.frames import Frame
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 # The suites (thresholds are data). TRUST_SUITES_DIR points elsewhere, e.g. the benchmark's copy
-# with row-count bounds widened for its scaled samples.
+# with bounds widened for its scaled samples.
 SUITES_DIR = Path(os.environ.get("TRUST_SUITES_DIR") or Path(__file__).resolve().parent / "suites")
 
-from ingest.warehouse import DDL  # the audit.validation_* tables are part of the warehouse schema
+from ingest.warehouse import DDL  # noqa: E402  the audit.validation_* tables are part of the warehouse schema
+
+
+def import_gx_in_background() -> threading.Thread:
+    """Importing Great Expectations takes seconds; start it while something else (dbt, in its own
+    process) keeps the other core busy. The gate's own import then finds it done."""
+    def _import():
+        try:
+            import great_expectations  # noqa: F401
+            import great_expectations.expectations  # noqa: F401
+        except Exception:  # the gate's own import reports it
+            pass
+
+    t = threading.Thread(target=_import, name="import-great-expectations", daemon=True)
+    t.start()
+    return t
 
 
 @dataclass
@@ -40,6 +60,7 @@ class ExpectationOutcome:
     unexpected_examples: list = field(default_factory=list)
     why: str | None = None
     error: str | None = None
+    years: list[int] = field(default_factory=list)  # delivery years of the rows that broke it
 
     def describe(self) -> str:
         target = f"{self.column}: " if self.column else ""
@@ -48,6 +69,8 @@ class ExpectationOutcome:
         text = f"{target}{self.expectation_type}"
         if self.unexpected_count:
             text += f" - {self.unexpected_count} unexpected, e.g. {self.unexpected_examples[:5]}"
+            if self.years:
+                text += f" in {', '.join(map(str, self.years))}"
         elif self.observed is not None:
             text += f" - observed {self.observed}"
         if self.why:
@@ -68,6 +91,16 @@ class ValidationOutcome:
     @property
     def failures(self) -> list[ExpectationOutcome]:
         return [r for r in self.results if r.crashed or not r.success]
+
+    @property
+    def failed_years(self) -> set[int] | None:
+        """The delivery years the failed expectations point at; None if a failure points at none."""
+        years: set[int] = set()
+        for f in self.failures:
+            if f.crashed or not f.years:
+                return None
+            years |= set(f.years)
+        return years
 
     def summary(self) -> str:
         head = f"{self.suite} on {self.data_ref}: {self.status.upper()}"
@@ -99,7 +132,7 @@ def _resolve(value, frame: Frame, column: str | None):
 
 def _columns(spec: dict, frame: Frame) -> list[str | None]:
     if "for" in spec:
-        return list(frame.roles.get(spec["for"], []))  # a role the wave lacks (e.g. no weight): nothing to check
+        return list(frame.roles.get(spec["for"], []))
     if "column" in spec:
         col = _resolve(spec["column"], frame, None)
         return list(col) if isinstance(col, list) else [col]
@@ -124,13 +157,20 @@ def _raised(exception_info) -> str | None:
     return None
 
 
-def _quiet(context) -> None:
+def data_docs_index(docs_root: Path) -> Path:
+    return Path(docs_root) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def _context(gx, docs_root: Path | None):
+    context = gx.get_context(mode="file", project_root_dir=str(docs_root)) if docs_root else \
+        gx.get_context(mode="ephemeral")
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
     except Exception:  # progress bars are cosmetic
         pass
+    return context
 
 
 def _get_or(add, get, name):
@@ -140,102 +180,89 @@ def _get_or(add, get, name):
         return add(name)
 
 
-def _run_with_data_docs(gx, suite_name: str, frame: Frame, docs_root: Path, add_expectations):
-    """Validate through a file-backed GX context: the result is kept in its store and the Data Docs
-    site (``<docs_root>/gx/uncommitted/data_docs/local_site/index.html``) is updated."""
-    context = gx.get_context(mode="file", project_root_dir=str(docs_root))
-    _quiet(context)
-    name = f"{suite_name}__{frame.partition}"
-    ds = _get_or(context.data_sources.add_pandas, context.data_sources.get, "frames")
-    asset = _get_or(ds.add_dataframe_asset, ds.get_asset, name)
-    batch_def = _get_or(asset.add_batch_definition_whole_dataframe, asset.get_batch_definition, "whole")
-    for store in (context.checkpoints, context.validation_definitions, context.suites):
-        try:
-            store.delete(name)
-        except Exception:
-            pass
-    suite = context.suites.add(gx.ExpectationSuite(name=name))
-    add_expectations(suite)
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=name, validation_definitions=[definition],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")]))
-    result = checkpoint.run(batch_parameters={"dataframe": frame.df})
-    return next(iter(result.run_results.values()))
-
-
-def data_docs_index(docs_root: Path) -> Path:
-    return Path(docs_root) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-
-
-def validate(suite_name: str, frame: Frame, suites_dir: Path = SUITES_DIR,
-             docs_root: Path | None = None) -> ValidationOutcome:
-    """Run a suite on a frame. With `docs_root`, the result is also kept in GX's store there and
-    rendered into its Data Docs; without, the validation runs in an ephemeral GX context."""
-    outcome = ValidationOutcome(suite_name, frame.data_ref, frame.partition, "crashed")
+def _validate_one(gx, gxe, context, suite_name: str, frame: Frame, suites_dir: Path) -> ValidationOutcome:
+    outcome = ValidationOutcome(suite_name, frame.data_ref, frame.partition, "crashed", gx_version=gx.__version__)
     try:
-        import great_expectations as gx
-        import great_expectations.expectations as gxe
-
-        outcome.gx_version = gx.__version__
         spec = load_suite_spec(suite_name, suites_dir)
-
-        def add_expectations(suite):
-            for e in spec["expectations"]:
-                cls = getattr(gxe, _class_name(e["type"]))
-                for column in _columns(e, frame):
-                    kwargs = _resolve(dict(e.get("kwargs", {})), frame, column)
-                    if column is not None:
-                        kwargs["column"] = column
-                    suite.add_expectation(cls(**kwargs, meta={"why": e.get("why")}))
-
-        if docs_root is not None:
-            result = _run_with_data_docs(gx, suite_name, frame, Path(docs_root), add_expectations)
-        else:
-            context = gx.get_context(mode="ephemeral")
-            _quiet(context)
-            tag = uuid.uuid4().hex[:8]
-            batch_def = (
-                context.data_sources.add_pandas(f"ds_{tag}")
-                .add_dataframe_asset(f"asset_{tag}")
-                .add_batch_definition_whole_dataframe("whole")
-            )
-            suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}_{tag}"))
-            add_expectations(suite)
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=f"v_{tag}", data=batch_def, suite=suite)
-            )
-            result = definition.run(batch_parameters={"dataframe": frame.df})
+        name = f"{suite_name}__{frame.partition}"
+        ds = _get_or(context.data_sources.add_pandas, context.data_sources.get, "frames")
+        asset = _get_or(ds.add_dataframe_asset, ds.get_asset, name)
+        batch_def = _get_or(asset.add_batch_definition_whole_dataframe, asset.get_batch_definition, "whole")
+        for store in (context.validation_definitions, context.suites):
+            try:
+                store.delete(name)
+            except Exception:
+                pass
+        suite = context.suites.add(gx.ExpectationSuite(name=name))
+        for e in spec["expectations"]:
+            cls = getattr(gxe, _class_name(e["type"]))
+            for column in _columns(e, frame):
+                kwargs = _resolve(dict(e.get("kwargs", {})), frame, column)
+                if column is not None:
+                    kwargs["column"] = column
+                suite.add_expectation(cls(**kwargs, meta={"why": e.get("why")}))
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+        result_format = {"result_format": "COMPLETE"}
+        if frame.year_column:
+            result_format["unexpected_index_column_names"] = [frame.year_column]
+        result = definition.run(batch_parameters={"dataframe": frame.df}, result_format=result_format)
         for r in result.results:
             cfg = r.expectation_config
             error = _raised(r.exception_info)
             res = r.result or {}
             observed = res.get("observed_value")
-            outcome.results.append(
-                ExpectationOutcome(
-                    expectation_type=cfg.type,
-                    column=cfg.kwargs.get("column"),
-                    success=None if error else bool(r.success),
-                    crashed=error is not None,
-                    observed=None if observed is None else json.dumps(observed, default=str),
-                    unexpected_count=res.get("unexpected_count"),
-                    unexpected_examples=[_plain(x) for x in (res.get("partial_unexpected_list") or [])[:10]],
-                    why=(cfg.meta or {}).get("why"),
-                    error=error,
-                )
-            )
+            years = sorted({int(i[frame.year_column]) for i in (res.get("unexpected_index_list") or [])
+                            if isinstance(i, dict) and i.get(frame.year_column) is not None}) \
+                if frame.year_column else []
+            outcome.results.append(ExpectationOutcome(
+                expectation_type=cfg.type,
+                column=cfg.kwargs.get("column"),
+                success=None if error else bool(r.success),
+                crashed=error is not None,
+                observed=None if observed is None else json.dumps(observed, default=str),
+                unexpected_count=res.get("unexpected_count"),
+                unexpected_examples=[_plain(x) for x in (res.get("partial_unexpected_list") or [])[:10]],
+                why=(cfg.meta or {}).get("why"),
+                error=error,
+                years=years,
+            ))
         if any(r.crashed for r in outcome.results):
-            outcome.status = "crashed"
             outcome.error = "some expectations could not run"
         else:
             outcome.status = "passed" if all(r.success for r in outcome.results) else "failed"
     except Exception as exc:  # the validation itself broke: report a crash, never "failed data"
         outcome.status = "crashed"
         outcome.error = f"{type(exc).__name__}: {exc}"
-        outcome.results.append(
-            ExpectationOutcome("validation", None, None, True, error=traceback.format_exc(limit=3))
-        )
+        outcome.results.append(ExpectationOutcome("validation", None, None, True, error=traceback.format_exc(limit=3)))
     return outcome
+
+
+def validate_all(jobs: list[tuple[str, Frame]], suites_dir: Path = SUITES_DIR,
+                 docs_root: Path | None = None) -> list[ValidationOutcome]:
+    """Validate every (suite, frame) in one GX context. With `docs_root`, the results are kept in
+    GX's store there and its Data Docs are rendered once at the end; without, in memory only."""
+    try:
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+
+        context = _context(gx, Path(docs_root) if docs_root else None)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        return [ValidationOutcome(s, f.data_ref, f.partition, "crashed", [
+            ExpectationOutcome("validation", None, None, True, error=traceback.format_exc(limit=3))], error)
+            for s, f in jobs]
+    outcomes = [_validate_one(gx, gxe, context, suite, frame, Path(suites_dir)) for suite, frame in jobs]
+    if docs_root:
+        try:
+            context.build_data_docs()
+        except Exception as exc:  # the docs are a view of the results, which are stored either way
+            print(f"GE Data Docs could not be rendered: {exc}")
+    return outcomes
+
+
+def validate(suite_name: str, frame: Frame, suites_dir: Path = SUITES_DIR,
+             docs_root: Path | None = None) -> ValidationOutcome:
+    return validate_all([(suite_name, frame)], suites_dir, docs_root)[0]
 
 
 def _plain(x):
@@ -244,7 +271,6 @@ def _plain(x):
 
 def store(con, outcome: ValidationOutcome, run_id: str | None = None) -> str:
     """Record the outcome in audit.validation_runs / audit.validation_expectations."""
-    con.execute(DDL)
     vid = str(uuid.uuid4())
     con.execute(
         "insert into audit.validation_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -259,3 +285,6 @@ def store(con, outcome: ValidationOutcome, run_id: str | None = None) -> str:
              for r in outcome.results],
         )
     return vid
+
+
+__all__ = ["DDL", "ValidationOutcome", "validate", "validate_all", "store", "data_docs_index"]

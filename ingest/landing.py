@@ -2,13 +2,14 @@
 
 Layout: ``survey/<wave>/<file(s)>`` (the codebook's ``data_file`` pattern picks the file) and
 ``admin/<year>/*.xlsx``. A *delivery year* is a wave year or an admin report year; both are
-the partitions of the ingest assets. Fingerprints (name, size, modification time) tell the
-landing-folder sensor that something arrived or changed, without reading the files; the
-loaders decide by checksum whether a file is new.
+the partitions of the ingest assets. The landing-folder sensor compares the deliveries' checksums
+with what the warehouse's audit says it holds (orchestration/automation.py).
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import re
 from pathlib import Path
 
 KINDS = ("survey", "admin")
@@ -28,21 +29,33 @@ def delivered_years(landing_dir: Path) -> list[int]:
     return sorted(years)
 
 
-def fingerprints(landing_dir: Path) -> dict[int, dict[str, str]]:
-    """{year: {kind: fingerprint}} for every delivered year and kind."""
-    out: dict[int, dict[str, str]] = {}
-    for kind in KINDS:
-        for year, d in _year_dirs(Path(landing_dir) / kind).items():
-            files = sorted(p for p in d.iterdir() if p.is_file())
-            if not files:
-                continue
-            h = hashlib.sha256()
-            for p in files:
-                st = p.stat()
-                h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            out.setdefault(year, {})[kind] = h.hexdigest()[:16]
-    return out
-
-
 def codebook_available(year: int, codebook_dir: Path) -> bool:
     return (Path(codebook_dir) / f"wave_{year}.yml").exists()
+
+
+class UnsafePattern(ValueError):
+    pass
+
+
+_UNSAFE = re.compile(r"[/\\\x00]|^[A-Za-z]:|^\.\.?$|^~")
+
+
+def check_file_pattern(pattern: str, what: str = "file pattern") -> str:
+    """A delivery file pattern must be a plain file-name glob (``*_dati.csv``): no folder part, no
+    ``..``, not absolute. Anything else is refused before any file is looked at."""
+    if not isinstance(pattern, str) or not pattern.strip() or _UNSAFE.search(pattern) or ".." in pattern:
+        raise UnsafePattern(f"{what} {pattern!r} must be a plain file-name pattern such as '*_dati.csv' "
+                            "(no folders, no '..', not absolute)")
+    return pattern
+
+
+def matching_files(folder: Path, pattern: str) -> list[Path]:
+    """The files directly inside `folder` whose names match the file-name glob `pattern`, sorted.
+    Nothing outside the folder can match: the pattern is checked, and only the folder's own
+    entries are compared with it (no path is built from the pattern)."""
+    check_file_pattern(pattern)
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and fnmatch.fnmatchcase(p.name, pattern))

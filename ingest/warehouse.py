@@ -17,8 +17,9 @@ import pandas as pd
 
 from ingest.archive import archive_file, archive_root
 from ingest.codebook import Codebook
-from ingest.errors import IngestError
+from ingest.errors import IngestError, public_text
 from ingest.faults import checkpoint
+from ingest.landing import matching_files
 from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
 from ingest.readers.survey_file import SurveyDelivery, read_survey_file
 from ingest.settings import read_seed
@@ -37,11 +38,17 @@ create table if not exists audit.file_loads (
     sha256 varchar not null,
     size_bytes bigint not null,
     rows_loaded bigint,
-    status varchar not null,               -- loaded | unchanged | rejected
+    status varchar not null,               -- see LOAD_STATUSES
     message varchar,
     loaded_at timestamptz not null
 );
 alter table audit.file_loads add column if not exists archive_path varchar;
+-- the delivery's identity: a survey wave is its data file + codebook + code list(s); an extract its file
+alter table audit.file_loads add column if not exists delivery_sha256 varchar;
+alter table audit.file_loads add column if not exists delivery_year integer;
+alter table audit.file_loads add column if not exists run_id varchar;
+-- what may be published about the attempt: words only, no delivered value, name or path
+alter table audit.file_loads add column if not exists public_message varchar;
 
 create table if not exists audit.validation_runs (
     validation_id varchar not null, run_id varchar, suite varchar not null, data_ref varchar not null,
@@ -113,13 +120,44 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None, archived=None) -> None:
+LOAD_STATUSES = {
+    "loaded": "loaded into the raw tables in this run",
+    "unchanged": "the same delivery is loaded already: nothing to do",
+    "rejected": "refused by the loader (the file does not match its codebook or layout)",
+    "quarantined": "loaded, then blocked by a quality gate: held, the last good data stays in force",
+    "held": "delivered again while rejected or quarantined: not retried (make load retries it)",
+    "not_promoted": "loaded, but the run failed for another reason: nothing published, retried next run",
+}
+HELD_STATUSES = ("rejected", "quarantined")
+
+
+def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None, archived=None, *,
+           identity=None, year=None, run_id=None, public=None) -> None:
     con.execute(
         "insert into audit.file_loads (load_id, source_kind, partition_key, file_name, file_path, sha256, "
-        "size_bytes, rows_loaded, status, message, loaded_at, archive_path) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, kind, key, path.name, str(path), sha, path.stat().st_size, rows, status, message, _now(),
-         None if archived is None else str(archived)],
+        "size_bytes, rows_loaded, status, message, loaded_at, archive_path, delivery_sha256, delivery_year, "
+        "run_id, public_message) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [load_id, kind, key, path.name, str(path), sha, path.stat().st_size if path.exists() else 0, rows, status,
+         message, _now(), None if archived is None else str(archived), identity or sha, year, run_id,
+         public if public is not None else LOAD_STATUSES.get(status)],
     )
+
+
+def _latest_status_of(con, kind: str, identity: str) -> tuple[str, str, datetime] | None:
+    """The latest recorded outcome of this exact delivery: (status, message, when)."""
+    return con.execute(
+        """select status, message, loaded_at from audit.file_loads
+           where source_kind = ? and coalesce(delivery_sha256, sha256) = ?
+             and status in ('loaded', 'unchanged', 'rejected', 'quarantined', 'not_promoted')
+           order by loaded_at desc limit 1""",
+        [kind, identity],
+    ).fetchone()
+
+
+def _held(con, kind: str, identity: str) -> tuple[str, str, datetime] | None:
+    """A delivery rejected or quarantined before and not corrected since: (status, reason, when)."""
+    last = _latest_status_of(con, kind, identity)
+    return last if last and last[0] in HELD_STATUSES else None
 
 
 def _database_file(con) -> Path | None:
@@ -173,22 +211,64 @@ def _companions(path: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p != path and not p.name.startswith("."))
 
 
-def _reject(con, kind: str, key: str, path: Path, exc: IngestError, archived: Path | None = None) -> None:
+def survey_delivery_parts(path: Path, cb: Codebook) -> list[Path]:
+    """What a survey delivery consists of: its data file, the codebook that reads it and the code
+    list(s) its codebook names. A change in any of them is a new delivery (reloaded)."""
+    parts = [Path(path), Path(cb.path)]
+    pattern = cb.delivery.get("code_list_file")
+    if pattern:
+        parts += matching_files(Path(path).parent, pattern)
+    return parts
+
+
+def delivery_identity(parts: list[Path]) -> str:
+    """One checksum over the contents of the parts, in their order (names do not matter)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update((sha256_of(p) if Path(p).exists() else "-").encode() + b"\n")
+    return h.hexdigest()
+
+
+def _public_reason(kind: str, year, exc: IngestError) -> str:
+    what = f"survey wave {year}" if kind == "survey" else f"admin extract {year or ''}".strip()
+    return f"{what}: rejected: {public_text(exc.problem)}"
+
+
+def _reject(con, kind: str, key: str, path: Path, exc: IngestError, archived: Path | None = None, *,
+            identity=None, year=None, run_id=None) -> None:
     sha = sha256_of(path) if path.exists() else ""
-    if path.exists():
-        _audit(con, str(uuid.uuid4()), kind, key, path, sha, None, "rejected", exc.describe(), archived)
+    _audit(con, str(uuid.uuid4()), kind, key, path, sha, None, "rejected", exc.describe(), archived,
+           identity=identity, year=year, run_id=run_id, public=_public_reason(kind, year, exc))
 
 
-def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
-    """Load one wave file; returns a summary. Raises IngestError when rejected."""
+def _held_result(con, kind, key, path, sha, archived, held, *, identity, year, run_id) -> dict:
+    status, reason, when = held
+    message = (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
+               f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
+    _audit(con, str(uuid.uuid4()), kind, key, path, sha, 0, "held", message, archived, identity=identity,
+           year=year, run_id=run_id)
+    return {"file": path.name, "status": "held", "rows": 0, "message": message}
+
+
+def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None, retry: bool = False) -> dict:
+    """Load one wave file; returns a summary. Raises IngestError when rejected.
+
+    The delivery (data file + codebook + code lists) is archived first. A delivery loaded already
+    is 'unchanged'; one rejected or quarantined before is 'held' (not read again) unless `retry`."""
     path = Path(path)
     key = str(cb.wave)
     sha = sha256_of(path) if path.exists() else ""
+    parts = survey_delivery_parts(path, cb)
+    identity = delivery_identity(parts)
     archived = _archive(con, path, sha)
-    for companion in _companions(path):  # code lists etc. delivered with the wave file
+    for companion in sorted({*_companions(path), *parts[1:]}):  # code lists, the codebook used
         _archive(con, companion, sha256_of(companion))
-    if _current_partition_of(con, "survey", sha) == key:
-        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged", archived=archived)
+    ids = {"identity": identity, "year": cb.wave, "run_id": run_id}
+    held = None if retry else _held(con, "survey", identity)
+    if held:
+        return {"wave": cb.wave, **_held_result(con, "survey", key, path, sha, archived, held, **ids)}
+    if _current_identity(con, "survey", key) == identity:
+        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged", archived=archived, **ids)
         return {"wave": cb.wave, "file": path.name, "status": "unchanged", "rows": 0}
     try:
         if not path.exists() or path.stat().st_size == 0:
@@ -196,7 +276,7 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
         delivery = read_survey_file(path, cb)
         _check_municipalities(delivery, cb)
     except IngestError as exc:
-        _reject(con, "survey", key, path, exc, archived)
+        _reject(con, "survey", key, path, exc, archived, **ids)
         raise
     checkpoint("survey:parsed")
     load_id = str(uuid.uuid4())
@@ -224,7 +304,7 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
             cols = [r[0] for r in con.execute(f"describe raw.{table}").fetchall()]
             con.execute(f"insert into raw.{table} ({', '.join(cols)}) select {', '.join(cols)} from _frame")
             con.unregister("_frame")
-        _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded", archived=archived)
+        _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded", archived=archived, **ids)
         checkpoint("survey:in-transaction")
         con.execute("commit")
     except Exception:
@@ -235,19 +315,25 @@ def load_survey_wave(con, path: Path, cb: Codebook) -> dict:
 
 
 def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None,
-                       expected_year: int | None = None) -> dict:
+                       expected_year: int | None = None, *, run_id: str | None = None,
+                       retry: bool = False) -> dict:
     """Load one municipality-year workbook. An unchanged file (same checksum as the last load of
-    its municipality-year) is not even parsed again. `seen` (municipality/year -> file) makes a
-    second extract for the same municipality and year in one delivery an error; `expected_year`
-    (the landing folder's year) makes an extract filed under another year an error."""
+    its municipality-year) is not even parsed again; one rejected or quarantined before is 'held'
+    unless `retry`. `seen` (municipality/year -> file) makes a second extract for the same
+    municipality and year in one delivery an error; `expected_year` (the landing folder's year)
+    makes an extract filed under another year an error."""
     path = Path(path)
     seen = {} if seen is None else seen
     sha = sha256_of(path) if path.exists() else ""
     archived = _archive(con, path, sha)
+    ids = {"identity": sha, "year": expected_year, "run_id": run_id}
+    held = None if retry else _held(con, "admin", sha)
+    if held:
+        return {"key": path.name, **_held_result(con, "admin", path.name, path, sha, archived, held, **ids)}
     current = _current_partition_of(con, "admin", sha)
     if current and seen.get(current, path.name) == path.name:
         seen[current] = path.name
-        _audit(con, str(uuid.uuid4()), "admin", current, path, sha, 0, "unchanged", archived=archived)
+        _audit(con, str(uuid.uuid4()), "admin", current, path, sha, 0, "unchanged", archived=archived, **ids)
         return {"key": current, "file": path.name, "status": "unchanged", "rows": 0}
     try:
         if not path.exists() or path.stat().st_size == 0:
@@ -266,9 +352,10 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
             raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
                               "deliver one extract per municipality and year", value=key)
     except IngestError as exc:
-        _reject(con, "admin", path.name, path, exc, archived)
+        _reject(con, "admin", path.name, path, exc, archived, **ids)
         raise
     seen[key] = path.name
+    ids["year"] = extract.year
     load_id = str(uuid.uuid4())
     rows = extract.rows.assign(
         load_id=load_id, source_file=path.name,
@@ -283,7 +370,7 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
         cols = [r[0] for r in con.execute("describe raw.admin_table_rows").fetchall()]
         con.execute(f"insert into raw.admin_table_rows ({', '.join(cols)}) select {', '.join(cols)} from _frame")
         con.unregister("_frame")
-        _audit(con, load_id, "admin", key, path, sha, len(rows), "loaded", archived=archived)
+        _audit(con, load_id, "admin", key, path, sha, len(rows), "loaded", archived=archived, **ids)
         checkpoint("admin:in-transaction")
         con.execute("commit")
     except Exception:
@@ -292,15 +379,26 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
     return {"key": key, "file": path.name, "status": "loaded", "rows": len(rows)}
 
 
-def _current_partition_of(con, kind: str, sha: str) -> str | None:
-    """The partition this exact file is the current load of, if any."""
+def _current_identity(con, kind: str, key: str) -> str | None:
+    """The identity of the delivery a partition holds now (its latest load, or confirmation)."""
+    row = con.execute(
+        """select coalesce(delivery_sha256, sha256) from audit.file_loads
+           where source_kind = ? and partition_key = ? and status in ('loaded', 'unchanged')
+           order by loaded_at desc limit 1""",
+        [kind, key],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _current_partition_of(con, kind: str, identity: str) -> str | None:
+    """The partition this exact delivery is the current load of, if any."""
     row = con.execute(
         """select partition_key from (
-               select partition_key, sha256,
+               select partition_key, coalesce(delivery_sha256, sha256) as identity,
                       row_number() over (partition by partition_key order by loaded_at desc) as rn
                from audit.file_loads where source_kind = ? and status in ('loaded', 'unchanged'))
-           where rn = 1 and sha256 = ? limit 1""",
-        [kind, sha],
+           where rn = 1 and identity = ? limit 1""",
+        [kind, identity],
     ).fetchone()
     return row[0] if row else None
 
@@ -319,7 +417,7 @@ def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tu
         if cb.wave != int(d.name):
             raise IngestError(cb.path, f"codebook is for wave {cb.wave} but serves the folder survey/{d.name}/",
                               column="wave", value=cb.wave)
-        files = sorted(f for f in d.glob(cb.delivery["data_file"]) if f.suffix not in {".yml", ".yaml"})
+        files = [f for f in matching_files(d, cb.delivery["data_file"]) if f.suffix not in {".yml", ".yaml"}]
         if len(files) != 1:
             raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
                               f"(codebook {cb.path.name}), found {len(files)}", value=[f.name for f in files])
@@ -329,4 +427,5 @@ def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tu
 
 def admin_files(admin_landing: Path, years: set[int] | None = None) -> list[Path]:
     return sorted(p for p in admin_landing.glob("*/*.xlsx")
-                  if p.parent.name.isdigit() and (years is None or int(p.parent.name) in years))
+                  if p.parent.name.isdigit() and not p.name.startswith(".")
+                  and (years is None or int(p.parent.name) in years))

@@ -2,67 +2,143 @@
 
 Both launch the build_warehouse job, whose runs carry the writer tag, so the run queue
 (dagster.yaml, `concurrency.runs.tag_concurrency_limits`) lets one writer run at a time; the
-rest wait in the queue.
+rest wait in the queue. Every run also takes the warehouse lock in its writer resource.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
+import duckdb
 from dagster import (
-    DefaultScheduleStatus, DefaultSensorStatus, RunFailureSensorContext, RunRequest, SensorEvaluationContext,
-    SensorResult, SkipReason, run_failure_sensor, schedule, sensor,
+    DefaultScheduleStatus, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason,
+    schedule, sensor,
 )
 
-from ingest.landing import codebook_available, fingerprints
+from ingest.codebook import codebook_for_delivery
+from ingest.errors import IngestError
+from ingest.landing import UnsafePattern, codebook_available
 from ingest.settings import codebook_dir, resolve_paths
+from ingest.warehouse import admin_files, delivery_identity, sha256_of, survey_delivery_parts, survey_files
 from orchestration.partitions import DELIVERY_YEARS, WRITER_TAGS, range_tags_of
 
 
-def plan_landing_runs(landing_dir, cursor: dict, known_partitions: set[str], codebooks) -> tuple[list, list, dict, list]:
-    """Decide what the sensor does, as plain data (tested without a Dagster instance):
-    (new partitions, [(year, run_key)], new cursor, messages)."""
-    seen = fingerprints(landing_dir)
-    new_cursor = dict(cursor)
-    runs, new_partitions, messages = [], [], []
-    for year, kinds in sorted(seen.items()):
-        changed = {k: fp for k, fp in kinds.items() if cursor.get(f"{year}/{k}") != fp}
-        if not changed:
+def _hashes(files: list[Path], cache: dict) -> dict[str, str]:
+    """sha256 of each file, re-read only when its size or modification time changed."""
+    out = {}
+    for p in files:
+        st = p.stat()
+        key = str(p)
+        hit = cache.get(key)
+        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            out[key] = hit[2]
+        else:
+            out[key] = sha256_of(p)
+            cache[key] = [st.st_size, st.st_mtime_ns, out[key]]
+    return out
+
+
+def known_deliveries(warehouse_path: Path) -> tuple[dict[str, str], set[str], set[str]]:
+    """From the live warehouse's audit: the identity each survey wave holds now, the identities of the
+    admin extracts held now, and identities held back (rejected or quarantined, not to be retried)."""
+    if not Path(warehouse_path).exists():
+        return {}, set(), set()
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        rows = con.execute("""
+            with current as (
+                select source_kind, partition_key, coalesce(delivery_sha256, sha256) as identity,
+                       row_number() over (partition by source_kind, partition_key order by loaded_at desc) as rn
+                from audit.file_loads where status in ('loaded', 'unchanged')
+            ), last as (
+                select coalesce(delivery_sha256, sha256) as identity, status,
+                       row_number() over (partition by coalesce(delivery_sha256, sha256) order by loaded_at desc) as rn
+                from audit.file_loads where status in ('loaded', 'unchanged', 'rejected', 'quarantined', 'not_promoted')
+            )
+            select 'current', source_kind, partition_key, identity from current where rn = 1
+            union all
+            select 'held', null, null, identity from last where rn = 1 and status in ('rejected', 'quarantined')
+        """).fetchall()
+    except duckdb.CatalogException:
+        return {}, set(), set()
+    finally:
+        con.close()
+    survey = {k: i for what, kind, k, i in rows if what == "current" and kind == "survey"}
+    admin = {i for what, kind, _, i in rows if what == "current" and kind == "admin"}
+    held = {i for what, _, _, i in rows if what == "held"}
+    return survey, admin, held
+
+
+def plan_landing_runs(landing_dir: Path, warehouse_path: Path, codebooks: Path, cache: dict) -> tuple[list[int], list[str]]:
+    """Which delivery years hold a delivery the warehouse does not hold yet (and has not held back),
+    as plain data (tested without a Dagster instance): (years, messages)."""
+    landing_dir = Path(landing_dir)
+    survey_now, admin_now, held = known_deliveries(warehouse_path)
+    years, messages = set(), []
+    survey_root = landing_dir / "survey"
+    for d in sorted(p for p in survey_root.glob("*") if p.is_dir() and p.name.isdigit()) if survey_root.exists() else []:
+        year = int(d.name)
+        if not any(p.is_file() and not p.name.startswith(".") for p in d.iterdir()):
             continue
-        if "survey" in changed and not (codebook_available(year, codebooks)
-                                         or codebook_available(year, landing_dir / "survey" / str(year))):
+        if not (codebook_available(year, codebooks) or codebook_available(year, d)):
             messages.append(f"survey/{year}/ has files but no codebook wave_{year}.yml yet: waiting for it")
-            changed.pop("survey")
-            if not changed:
-                continue
-        if str(year) not in known_partitions:
-            new_partitions.append(str(year))
-        for k, fp in changed.items():
-            new_cursor[f"{year}/{k}"] = fp
-        runs.append((year, f"{year}:" + ",".join(f"{k}={kinds[k]}" for k in sorted(kinds))))
-        messages.append(f"delivery year {year}: {', '.join(sorted(changed))} arrived or changed")
-    return new_partitions, runs, new_cursor, messages
+            continue
+        try:
+            [(_, data_file)] = survey_files(survey_root, {year})
+            identity = delivery_identity(survey_delivery_parts(data_file, codebook_for_delivery(d)))
+        except (IngestError, UnsafePattern, ValueError) as exc:
+            messages.append(f"survey/{year}/ cannot be read as a delivery yet ({exc}): the run will say why")
+            years.add(year)
+            continue
+        if survey_now.get(str(year)) != identity and identity not in held:
+            years.add(year)
+            messages.append(f"survey wave {year}: a new or changed delivery")
+    hashes = _hashes(admin_files(landing_dir / "admin"), cache)
+    for path, sha in hashes.items():
+        if sha not in admin_now and sha not in held:
+            year = int(Path(path).parent.name)
+            if year not in years:
+                messages.append(f"admin extracts {year}: a new or changed workbook")
+            years.add(year)
+    return sorted(years), messages
 
 
 @sensor(
     job_name="build_warehouse",
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Watches the landing folder (survey/<wave>/, admin/<year>/): a new or changed delivery adds its "
-                "year as a partition and loads it (a wave waits until its codebook is there too).",
+    description="Watches the landing folder (survey/<wave>/, admin/<year>/) against what the warehouse holds "
+                "(audit.file_loads): deliveries it does not hold yet start one run over all their years (a wave "
+                "waits until its codebook is there too; rejected or quarantined deliveries are not retried).",
 )
 def landing_folder_sensor(context: SensorEvaluationContext):
+    from orchestration.writer import reap_dead_runs
+
+    reap_dead_runs(context.instance, log=context.log.info)
     paths = resolve_paths()
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    known = set(context.instance.get_dynamic_partitions(DELIVERY_YEARS.name))
-    new_partitions, runs, new_cursor, messages = plan_landing_runs(paths.landing_dir, cursor, known, codebook_dir())
+    cache = json.loads(context.cursor) if context.cursor else {}
+    years, messages = plan_landing_runs(paths.landing_dir, paths.warehouse_path, codebook_dir(), cache)
     for m in messages:
         context.log.info(m)
-    if not runs:
-        return SkipReason("; ".join(messages) or f"nothing new in {paths.landing_dir}")
+    cursor = json.dumps(cache, sort_keys=True)
+    if not years:
+        return SensorResult(skip_reason=SkipReason("; ".join(messages) or f"nothing new in {paths.landing_dir}"),
+                            cursor=cursor)
+    known = context.instance.get_dynamic_partitions(DELIVERY_YEARS.name)
+    new = [str(y) for y in years if str(y) not in known]
+    state = hashlib.sha256(json.dumps({k: v[2] for k, v in sorted(cache.items())}).encode()
+                           + json.dumps(years).encode()).hexdigest()[:16]
+    if len(years) == 1:
+        request = RunRequest(run_key=f"landing:{state}", partition_key=str(years[0]), tags=WRITER_TAGS)
+    else:
+        order = known + new
+        span = order[min(order.index(str(y)) for y in years): max(order.index(str(y)) for y in years) + 1]
+        request = RunRequest(run_key=f"landing:{state}", tags={**WRITER_TAGS, **range_tags_of(span)})
     return SensorResult(
-        run_requests=[RunRequest(run_key=key, partition_key=str(year), tags=WRITER_TAGS) for year, key in runs],
-        dynamic_partitions_requests=[DELIVERY_YEARS.build_add_request(new_partitions)] if new_partitions else [],
-        cursor=json.dumps(new_cursor, sort_keys=True),
+        run_requests=[request],
+        dynamic_partitions_requests=[DELIVERY_YEARS.build_add_request(new)] if new else [],
+        cursor=cursor,
     )
 
 
@@ -80,17 +156,3 @@ def yearly_reload(context):
         return SkipReason("no delivery years known yet: drop files into the landing folder or run `make run`")
     return RunRequest(run_key=f"yearly-{context.scheduled_execution_time:%Y}",
                       tags={**WRITER_TAGS, **range_tags_of(years)})
-
-
-@run_failure_sensor(
-    monitored_jobs=None,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="After a failed or blocked run, refresh the gate status in the published snapshot (the marts "
-                "stay the last good ones), so the report's data-quality page shows what was blocked.",
-)
-def quality_status_after_failure(context: RunFailureSensorContext):
-    from orchestration.publish import refresh_quality_status
-
-    paths = resolve_paths()
-    if refresh_quality_status(paths.warehouse_path, paths.published_path):
-        context.log.info(f"run {context.dagster_run.run_id[:8]} failed: gate status refreshed in {paths.published_path}")

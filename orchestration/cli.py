@@ -2,19 +2,24 @@
 
   sample    write the seeded sample deliveries into the landing folder
   run       (sample if the landing folder is empty, then) build_warehouse over every delivered year
-  load      put one delivered file into the landing folder and run build_warehouse for its year
-  validate  dry run: read and gate one file exactly as `load` would, write nothing
+  load      deliver one file: build its year with it; it replaces the landing file only if every gate passes
+  validate  check one file with the real loader against a throwaway warehouse, write nothing
   reports   rebuild the report site from the published snapshot (Dagster job refresh_reports)
-  status    what is loaded, when, from which file (and its archived copy), which checks passed
+  status    what is loaded, from which file, what is held back and why, how the last runs ended
 
 `run` and `load` execute the same Dagster job the UI, the sensor and the schedule launch (runs show
-in `make ui`); `validate` calls the same loader and GE suite against a throwaway in-memory warehouse.
+in `make ui`); `validate` calls the same loader against an in-memory warehouse.
+
+Delivered names are data, never code: `make load` hands FILE, CODEBOOK, WITH, WAVE and YEAR over
+through the environment (`--from-env`), so no shell ever parses them.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,18 +40,21 @@ def _sample(force: bool, scale: int = 1) -> None:
           f"(municipality-years {truth['admin']['years'][0]}-{truth['admin']['years'][-1]})")
 
 
-def _run() -> int:
-    from orchestration.pipeline import run_build
-
-    _sample(force=False)
-    print("running the build_warehouse job in Dagster (ingest -> quality gates -> dbt -> publish -> reports) ...",
-          flush=True)
-    t0 = time.monotonic()
-    summary = run_build()
+def _print_summary(summary, t0: float) -> int:
     print()
     print(summary.render())
     print(f"Took {time.monotonic() - t0:.0f} s. Open the Dagster UI with `make ui` to see this run.")
     return 0 if summary.success else 1
+
+
+def _run(retry_held: bool = False) -> int:
+    from orchestration.pipeline import run_build
+
+    _sample(force=False)
+    print("running the build_warehouse job in Dagster (ingest -> dbt -> quality gates -> promote + publish "
+          "-> reports) ...", flush=True)
+    t0 = time.monotonic()
+    return _print_summary(run_build(ingest_config={"retry_held": True} if retry_held else None), t0)
 
 
 def _reports() -> int:
@@ -60,89 +68,119 @@ def _reports() -> int:
     return 0 if summary.success and summary.report.get("built") else 1
 
 
-def _target_folder(paths, args) -> Path:
-    if args.wave is not None:
-        return paths.survey_landing / str(args.wave)
-    return paths.admin_landing / str(args.year)
+class DeliveryError(Exception):
+    pass
 
 
-def _dry_run(path: Path, args) -> tuple[bool, str]:
-    """Load `path` into an in-memory warehouse with the real loader, then run its raw GE suite."""
-    from expectations.frames import admin_frame, survey_wave_frames
-    from expectations.runner import validate
-    from ingest.codebook import codebook_for_wave, load_codebook
+def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
+    """Copy the delivery into a staging folder laid out as the landing folder: (ingest run config, notes).
+    A wave's codebook and code lists come with it: given (CODEBOOK, WITH), or found beside the file
+    (code lists matching the codebook's pattern), or else the ones the landing folder holds now."""
+    from ingest.codebook import codebook_for_delivery
     from ingest.errors import IngestError
-    from ingest.warehouse import connect, load_admin_extract, load_survey_wave
+    from ingest.landing import UnsafePattern, matching_files
 
-    con = connect(Path(":memory:"))
+    src = Path(args.file).expanduser().resolve()
+    if not src.is_file():
+        raise DeliveryError(f"no such file: {src}")
+    notes = []
+    if args.wave is None:
+        folder = into / "admin" / str(args.year)
+        folder.mkdir(parents=True)
+        shutil.copyfile(src, folder / src.name)
+        return {"staged_admin": {str(args.year): [str(folder / src.name)]}}, notes
+    folder = into / "survey" / str(args.wave)
+    folder.mkdir(parents=True)
+    landing = paths.survey_landing / str(args.wave)
+    delivered_cb = folder / f"wave_{args.wave}.yml"
+    if args.codebook:
+        shutil.copyfile(Path(args.codebook).expanduser(), delivered_cb)
+        notes.append(f"codebook: {args.codebook}")
+    elif (landing / delivered_cb.name).exists():
+        shutil.copyfile(landing / delivered_cb.name, delivered_cb)
+        notes.append(f"codebook: the one delivered before ({delivered_cb.name} in the landing folder)")
     try:
-        print(f"reading {path} ...", flush=True)
-        if args.wave is not None:
-            cb = load_codebook(args.codebook) if args.codebook else codebook_for_wave(args.wave)
-            if cb.wave != args.wave:
-                raise IngestError(cb.path, f"codebook is for wave {cb.wave}, not {args.wave}", column="wave", value=cb.wave)
-            result = load_survey_wave(con, path, cb)
-            print(f"  parsed: {result.get('respondents')} respondents, {result['rows']} cells", flush=True)
-            frames = [("raw_survey_wave", f) for f in survey_wave_frames(con)]
-        else:
-            result = load_admin_extract(con, path, expected_year=args.year)
-            print(f"  parsed: {result['key']}, {result['rows']} indicator rows", flush=True)
-            frames = [("raw_admin_extract", admin_frame(con))]
-        print("running the quality gate ...", flush=True)
-        outcomes = [validate(suite, frame) for suite, frame in frames]
-        for o in outcomes:
-            print("  " + o.summary().replace("\n", "\n  "))
-        ok = all(o.status == "passed" for o in outcomes)
-        return ok, "would load" if ok else "would be blocked by the quality gate"
-    except (IngestError, OSError, ValueError) as exc:
-        print(f"  REJECTED: {exc}")
-        return False, "would be rejected"
-    finally:
-        con.close()
+        cb = codebook_for_delivery(folder)
+        if cb.wave != args.wave:
+            raise DeliveryError(f"the codebook {cb.path.name} is for wave {cb.wave}, not {args.wave}")
+        if not matching_files(src.parent, cb.delivery["data_file"]) or src not in matching_files(
+                src.parent, cb.delivery["data_file"]):
+            raise DeliveryError(f"{src.name} does not match the codebook's data file pattern "
+                                f"{cb.delivery['data_file']!r} ({cb.path.name}): rename it, or correct delivery.data_file")
+        shutil.copyfile(src, folder / src.name)
+        pattern = cb.delivery.get("code_list_file")
+        if pattern:
+            given = [Path(p).expanduser().resolve() for p in args.with_files]
+            lists = given or [p for p in matching_files(src.parent, pattern) if p != src] or matching_files(landing, pattern)
+            for p in lists:
+                shutil.copyfile(p, folder / p.name)
+            notes.append("code list: " + (", ".join(p.name for p in lists) or f"none matching {pattern!r}"))
+    except (IngestError, UnsafePattern) as exc:
+        raise DeliveryError(str(exc)) from None
+    return {"staged_survey": {str(args.wave): str(folder)}}, notes
 
 
 def _validate(args) -> int:
-    path = Path(args.file).resolve()
-    ok, verdict = _dry_run(path, args)
-    print(f"{path.name}: {verdict} (dry run: nothing was written)")
-    return 0 if ok else 1
+    """Load the file with the real loader into an in-memory warehouse: structure only, nothing written."""
+    from ingest.codebook import codebook_for_delivery
+    from ingest.errors import IngestError
+    from ingest.warehouse import connect, load_admin_extract, load_survey_wave
+
+    paths = resolve_paths()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            config, notes = _stage(paths, args, Path(tmp))
+        except DeliveryError as exc:
+            print(f"  REJECTED: {exc}")
+            return 1
+        for n in notes:
+            print(f"  {n}")
+        con = connect(Path(":memory:"))
+        try:
+            if args.wave is not None:
+                folder = Path(config["staged_survey"][str(args.wave)])
+                cb = codebook_for_delivery(folder)
+                [data] = [p for p in folder.iterdir() if p.name == Path(args.file).name]
+                result = load_survey_wave(con, data, cb)
+                print(f"  read: {result.get('respondents')} respondents, {result['rows']} cells")
+            else:
+                [path] = config["staged_admin"][str(args.year)]
+                result = load_admin_extract(con, Path(path), expected_year=args.year)
+                print(f"  read: {result['key']}, {result['rows']} indicator rows")
+        except (IngestError, OSError, ValueError) as exc:
+            print(f"  REJECTED: {exc}")
+            print(f"{Path(args.file).name}: would be rejected (dry run: nothing was written)")
+            return 1
+        finally:
+            con.close()
+    print(f"{Path(args.file).name}: its structure is sound; loading it runs the plausibility gates, and a "
+          "failing gate quarantines it while the warehouse keeps its last good state (dry run: nothing was written)")
+    return 0
 
 
 def _load(args) -> int:
-    from ingest.archive import archive_file, archive_root
-    from ingest.codebook import codebook_for_delivery
-    from ingest.lock import warehouse_lock
-    from ingest.warehouse import sha256_of
     from orchestration.pipeline import run_build
 
     paths = resolve_paths().ensure()
-    src = Path(args.file).resolve()
-    if not src.is_file():
-        print(f"no such file: {src}")
-        return 1
-    with warehouse_lock(paths.warehouse_path, f"load {src.name}"):  # landing changes too, one writer at a time
-        folder = _target_folder(paths, args)
-        folder.mkdir(parents=True, exist_ok=True)
-        if args.codebook:
-            shutil.copyfile(args.codebook, folder / f"wave_{args.wave}.yml")
-        if args.wave is not None:
-            # A corrected re-delivery replaces the wave's file in landing; the old one stays in the archive.
-            pattern = codebook_for_delivery(folder).delivery["data_file"]
-            for old in folder.glob(pattern):
-                if old.suffix not in {".yml", ".yaml"} and old.resolve() != src:
-                    kept = archive_file(old, sha256_of(old), archive_root(paths.warehouse_path))
-                    old.unlink()
-                    print(f"replacing {old.name} (archived at {kept})")
-        target = folder / src.name
-        if target.resolve() != src:
-            shutil.copyfile(src, target)
-        print(f"delivered {src.name} to {folder}; running build_warehouse for {args.wave or args.year} ...", flush=True)
+    incoming = paths.data_dir / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    for leftover in incoming.iterdir():  # staging folders of loads that were killed
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix="load-", dir=incoming))
+    try:
+        try:
+            config, notes = _stage(paths, args, staging)
+        except DeliveryError as exc:
+            print(f"ERROR: {exc}")
+            return 1
+        year = args.wave or args.year
+        print(f"delivering {Path(args.file).name} for {year}" + "".join(f"\n  {n}" for n in notes), flush=True)
+        print(f"running build_warehouse for {year}; the landing folder changes only if every gate passes ...",
+              flush=True)
         t0 = time.monotonic()
-        summary = run_build(year=args.wave or args.year)
-        print()
-        print(summary.render())
-    print(f"Took {time.monotonic() - t0:.0f} s.")
-    return 0 if summary.success else 1
+        return _print_summary(run_build(year=year, ingest_config=config), t0)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _status() -> int:
@@ -150,33 +188,85 @@ def _status() -> int:
     from ingest.warehouse import connect
 
     paths = resolve_paths()
+    _last_runs()
     if not paths.warehouse_path.exists():
         print(f"no warehouse yet at {paths.warehouse_path}; run `make run`")
         return 1
     con = connect(paths.warehouse_path, read_only=True)
-    print(f"Warehouse {paths.warehouse_path}")
-    print("Survey waves: the file each wave holds now")
+    print(f"\nWarehouse {paths.warehouse_path} (the last promoted state)")
+    print("Survey waves: the delivery each wave holds now")
     print(con.sql("""select w.wave, w.source_file, left(w.sha256, 12) as sha256, f.loaded_at, w.n_respondents
                      from raw.survey_waves w left join audit.file_loads f
                        on f.load_id = w.load_id order by w.wave"""))
+    print("Held back: rejected or quarantined deliveries (the last good data stays in force; `make load` retries)")
+    print(con.sql("""select source_kind, delivery_year as year, file_name, left(coalesce(delivery_sha256, sha256), 12)
+                            as delivery, status, loaded_at, message
+                     from (select *, row_number() over (partition by coalesce(delivery_sha256, sha256)
+                                                        order by loaded_at desc) as rn
+                           from audit.file_loads where status in ('loaded', 'unchanged', 'rejected', 'quarantined'))
+                     where rn = 1 and status in ('rejected', 'quarantined')
+                     order by loaded_at desc"""))
+    print("File history per wave (every delivery and what became of it)")
+    print(con.sql("""select delivery_year as wave, file_name, left(coalesce(delivery_sha256, sha256), 12) as delivery,
+                            string_agg(status, ' > ' order by loaded_at) as statuses, min(loaded_at) as first_seen,
+                            max(loaded_at) as last_seen
+                     from audit.file_loads where source_kind = 'survey' and status <> 'unchanged'
+                     group by all order by wave, first_seen"""))
     print(f"Archived copies: {archive_root(paths.warehouse_path)}/<sha256>/<file> (audit.file_loads.archive_path)")
     print("Admin extracts per year (current files)")
     print(con.sql("""select year, count(distinct municipality_code) as municipalities,
                             count(distinct source_file) as files, max(f.loaded_at) as last_loaded
                      from raw.admin_table_rows r left join audit.file_loads f using (load_id)
                      group by year order by year"""))
-    print("Every load attempt (audit.file_loads)")
+    print("Load attempts by status (audit.file_loads)")
     print(con.sql("""select source_kind, status, count(*) as attempts, max(loaded_at) as last_at
                      from audit.file_loads group by all order by all"""))
-    tables = {r[0] for r in con.execute(
-        "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
-    if "audit.validation_runs" in tables:
-        print("Last validation per suite and data (audit.validation_runs; Data Docs: "
+    print("Last validation per suite (audit.validation_runs; Data Docs: "
           f"{paths.quality_dir / 'gx/uncommitted/data_docs/local_site/index.html'})")
-    print(con.sql("""select suite, data_ref, status, n_failed, validated_at from audit.validation_runs
-                         qualify row_number() over (partition by suite, data_ref order by validated_at desc) = 1
-                         order by suite, data_ref"""))
+    print(con.sql("""select suite, data_ref, status, n_failed, validated_at, left(run_id, 8) as run
+                     from audit.validation_runs
+                     qualify row_number() over (partition by suite, data_ref order by validated_at desc) = 1
+                     order by suite, data_ref"""))
     return 0
+
+
+def _last_runs() -> None:
+    """How the last runs ended (Dagster's run history), after marking runs whose process died."""
+    from dagster import RunsFilter
+
+    from orchestration.pipeline import dagster_instance
+    from orchestration.writer import reap_dead_runs
+
+    instance = dagster_instance()
+    reap_dead_runs(instance)
+    runs = instance.get_runs(RunsFilter(job_name="build_warehouse"), limit=5)
+    print("Last runs of build_warehouse (Dagster run history; `make ui` shows each):")
+    if not runs:
+        print("  none yet")
+    for r in runs:
+        stats = instance.get_run_stats(r.run_id)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stats.start_time)) if stats.start_time else "-"
+        scope = r.tags.get("dagster/partition") or (
+            f"{r.tags.get('dagster/asset_partition_range_start')}-{r.tags.get('dagster/asset_partition_range_end')}")
+        print(f"  {r.run_id[:8]}  {r.status.value:<9} {when}  years {scope}")
+
+
+def _from_env(args) -> None:
+    """`make load/validate` pass their arguments through the environment, exactly as typed."""
+    env = os.environ
+    args.file = args.file or env.get("FILE") or None
+    args.codebook = args.codebook or env.get("CODEBOOK") or None
+    args.with_files = args.with_files or ([env["WITH"]] if env.get("WITH") else [])
+    for name in ("wave", "year"):
+        if getattr(args, name) is None and env.get(name.upper()):
+            text = env[name.upper()].strip()
+            if not text.isdigit():
+                raise SystemExit(f"{name.upper()} must be a year such as 2029, not {text!r}")
+            setattr(args, name, int(text))
+    if not args.file:
+        raise SystemExit("FILE=... is required (the delivered file)")
+    if (args.wave is None) == (args.year is None):
+        raise SystemExit("give WAVE=<year> for a survey wave or YEAR=<year> for an LM extract (one of them)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,17 +275,25 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("sample", help="write the seeded sample deliveries")
     s.add_argument("--force", action="store_true", help="overwrite existing deliveries")
     s.add_argument("--scale", type=int, default=1, help="multiply every wave's respondents (benchmarks)")
-    sub.add_parser("run", help="build the warehouse through Dagster")
+    r = sub.add_parser("run", help="build the warehouse through Dagster")
+    r.add_argument("--retry-held", action="store_true", help="retry deliveries rejected or quarantined before")
     sub.add_parser("reports", help="rebuild the report site from the published snapshot")
-    sub.add_parser("status", help="show loaded files and validations")
-    for name, text in (("load", "deliver one file and build its year"), ("validate", "dry run: check one file, write nothing")):
+    sub.add_parser("status", help="show loaded files, held deliveries, validations and the last runs")
+    for name, text in (("load", "deliver one file and build its year"), ("validate", "check one file, write nothing")):
         c = sub.add_parser(name, help=text)
-        c.add_argument("file", help="the delivered file (.sav/.xlsx/.csv survey wave, or an LM .xlsx extract)")
-        which = c.add_mutually_exclusive_group(required=True)
-        which.add_argument("--wave", type=int, help="survey wave year (the codebook ingest/codebooks/wave_<year>.yml)")
-        which.add_argument("--year", type=int, help="admin report year of an LM/SPOLIS extract")
-        c.add_argument("--codebook", help="a codebook delivered with a new wave (copied next to the file as wave_<year>.yml)")
+        c.add_argument("file", nargs="?", help="the delivered file (.sav/.xlsx/.csv survey wave, or an LM .xlsx extract)")
+        c.add_argument("--wave", type=int, help="survey wave year (the codebook ingest/codebooks/wave_<year>.yml)")
+        c.add_argument("--year", type=int, help="admin report year of an LM/SPOLIS extract")
+        c.add_argument("--codebook", help="a codebook delivered with a new wave (used as wave_<year>.yml)")
+        c.add_argument("--with", dest="with_files", action="append", default=[],
+                       help="a code list delivered with a CSV wave (repeatable)")
+        c.add_argument("--from-env", action="store_true", help="take FILE, WAVE, YEAR, CODEBOOK, WITH from the environment")
     args = ap.parse_args(argv)
+    if args.command in ("load", "validate"):
+        if args.from_env:
+            _from_env(args)
+        elif not args.file or (args.wave is None) == (args.year is None):
+            ap.error("give the file and one of --wave / --year")
     from ingest.lock import WarehouseBusy
 
     try:
@@ -214,7 +312,7 @@ def _dispatch(args) -> int:
         _sample(args.force, args.scale)
         return 0
     if args.command == "run":
-        return _run()
+        return _run(args.retry_held)
     if args.command == "reports":
         return _reports()
     return _status()

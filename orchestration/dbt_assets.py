@@ -1,39 +1,20 @@
 """All dbt models, seeds and tests as one asset op: dbt is invoked once per run.
 
-dbt builds on a working copy of the warehouse, which replaces the warehouse in one step
-(os.replace) when dbt has finished. A run killed while dbt is building leaves the warehouse's
-marts exactly as they were; the leftover copy is removed by the next build.
+dbt builds in the run's working copy of the warehouse (orchestration/writer.py), never in the live
+file: a failed model, a failed test or a killed build leaves the live warehouse as it was.
 """
 import json
 import os
-import shutil
-from pathlib import Path
 
-import duckdb
 from dagster import AssetExecutionContext, Failure
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from expectations.runner import import_gx_in_background
 from ingest.faults import checkpoint
-from ingest.lock import WarehouseBusy, warehouse_lock
 from orchestration.dbt_translator import TrustDbtTranslator
 from orchestration.partitions import WRITER_POOL
-from orchestration.resources import DBT_PROJECT, WarehouseResource, ensure_dbt_manifest
-
-
-def _working_copy(warehouse_path: Path, run_id: str) -> Path:
-    for leftover in warehouse_path.parent.glob(warehouse_path.name + ".build-*"):
-        leftover.unlink()  # from a build that was killed: never swapped in, safe to drop
-    work = warehouse_path.with_name(f"{warehouse_path.name}.build-{run_id[:8]}")
-    shutil.copyfile(warehouse_path, work)
-    return work
-
-
-def _swap_in(work: Path, warehouse_path: Path) -> None:
-    con = duckdb.connect(str(work))
-    con.execute("checkpoint")  # everything in the main file, no write-ahead log left behind
-    con.close()
-    Path(str(work) + ".wal").unlink(missing_ok=True)
-    os.replace(work, warehouse_path)
+from orchestration.resources import DBT_PROJECT, ensure_dbt_manifest
+from orchestration.writer import GateFailure, WarehouseWriter
 
 
 def dbt_build_args(run_tags) -> list[str]:
@@ -52,20 +33,34 @@ def dbt_build_args(run_tags) -> list[str]:
     name="dbt_build",
     pool=WRITER_POOL,
 )
-def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    paths = warehouse.paths
+def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, writer: WarehouseWriter):
+    session = writer.session
+    import_gx_in_background()  # the gates after dbt need it; dbt runs in its own process meanwhile
+    os.environ["TRUST_DBT_DATABASE"] = str(session.work)  # dbt_project/profiles.yml reads this
+    invocation = dbt.cli(dbt_build_args(context.run.tags), context=context, raise_on_error=False)
+    yield from invocation.stream()
+    checkpoint("dbt:built")
+    if invocation.is_successful():
+        return
+    errors, failed_tests = _outcomes(invocation)
+    if errors or not failed_tests:
+        # a model (or test) that could not run: a problem of ours, not a verdict on the data
+        session.failure = "dbt could not build " + (", ".join(errors[:5]) or "the project")
+    else:
+        # model-structure tests failed on data that passed before this run's deliveries
+        session.gate_failures.append(GateFailure("dbt data tests", ", ".join(failed_tests[:5]), None))
+    raise Failure(description=f"dbt build failed ({'errors: ' + ', '.join(errors[:5]) if errors else ''}"
+                              f"{'; ' if errors and failed_tests else ''}"
+                              f"{'failed tests: ' + ', '.join(failed_tests[:5]) if failed_tests else ''}); "
+                              "the live warehouse and the published snapshot are unchanged")
+
+
+def _outcomes(invocation) -> tuple[list[str], list[str]]:
+    """(nodes that errored, tests that failed) from dbt's run_results.json."""
     try:
-        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run.run_id[:8]}: dbt build", log=context.log.info):
-            work = _working_copy(paths.warehouse_path, context.run.run_id)
-            os.environ["TRUST_WAREHOUSE_PATH"] = str(work)  # dbt_project/profiles.yml reads this
-            try:
-                invocation = dbt.cli(dbt_build_args(context.run.tags), context=context, raise_on_error=False)
-                yield from invocation.stream()
-            finally:
-                os.environ["TRUST_WAREHOUSE_PATH"] = str(paths.warehouse_path)
-            checkpoint("dbt:built")
-            _swap_in(work, paths.warehouse_path)  # also after failed tests: what dbt built is kept, as dbt would
-            if not invocation.is_successful():
-                raise Failure(description="dbt build failed: see the failed models and tests in this step's log")
-    except WarehouseBusy as exc:
-        raise Failure(description=str(exc)) from None
+        results = invocation.get_artifact("run_results.json")["results"]
+    except Exception:  # no artifact: dbt did not get that far
+        return ["dbt (no run results)"], []
+    errors = [r["unique_id"].split(".")[-1] for r in results if r["status"] in ("error", "runtime error")]
+    failed = [r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"]
+    return errors, failed

@@ -1,19 +1,23 @@
 """The one Dagster entry point: `dagster dev` and `dagster definitions validate` load this.
 
-Graph: landing files -> raw tables (ingest, partitioned by delivery year) -> GE gates (blocking
-checks) -> dbt build (one invocation: seeds, staging, intermediate, marts, tests) -> GE gates on
-the published marts (blocking) -> published snapshot -> report site.
+Graph: landing files -> raw tables of the run's working copy (ingest, partitioned by delivery
+year) -> dbt build (one invocation: seeds, staging, intermediate, marts, tests) -> GE plausibility
+gates on the marts (blocking) -> promotion of the working copy + published snapshot -> report site.
+
+A run of build_warehouse executes in one process (in_process_executor): its one writer resource
+(orchestration/writer.py) holds the warehouse lock and the working copy from the first step to
+the last, whoever launched it (make run/load, the UI, the sensor, the schedule).
 """
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
-from orchestration.automation import landing_folder_sensor, quality_status_after_failure, yearly_reload
+from orchestration.automation import landing_folder_sensor, yearly_reload
 from orchestration.dbt_assets import dbt_build
 from orchestration.ingest_assets import load_admin_extracts, load_survey_waves
 from orchestration.partitions import WRITER_TAGS
 from orchestration.publish import report_snapshot
-from orchestration.quality_checks import MART_CHECKS, RAW_CHECKS
+from orchestration.quality_checks import ge_plausibility
 from orchestration.report_site import evidence_site
 from orchestration.resources import make_resources
 
@@ -21,21 +25,24 @@ build_warehouse = define_asset_job(
     "build_warehouse",
     selection=AssetSelection.all(),
     tags=WRITER_TAGS,
-    description="Load the delivered files of the run's years (one partition, or the range of all), gate them, "
-                "build the marts, gate the published marts, publish the snapshot, refresh reports.",
+    executor_def=in_process_executor,
+    description="Load the delivered files of the run's years (one partition, or the range of all) into a working "
+                "copy of the warehouse, build the marts, gate them, then promote the copy, publish the snapshot "
+                "and refresh the reports. A failed or blocked run changes nothing but the audit.",
 )
 
 refresh_reports = define_asset_job(
     "refresh_reports",
     selection=AssetSelection.assets(["reports", "evidence_site"]),
+    executor_def=in_process_executor,
     description="Rebuild the Evidence site from the current published snapshot.",
 )
 
 defs = Definitions(
     assets=[load_survey_waves, load_admin_extracts, dbt_build, report_snapshot, evidence_site],
-    asset_checks=[*RAW_CHECKS, *MART_CHECKS],
+    asset_checks=[ge_plausibility],
     jobs=[build_warehouse, refresh_reports],
-    sensors=[landing_folder_sensor, quality_status_after_failure],
+    sensors=[landing_folder_sensor],
     schedules=[yearly_reload],
     resources=make_resources(),
 )

@@ -1,20 +1,29 @@
-"""Ingest assets: delivered files in the landing folder -> raw tables (ingest/ does the work).
+"""Ingest assets: delivered files -> raw tables of the run's working copy (ingest/ does the work).
 
-Partitioned by delivery year (orchestration/partitions.py): a run loads the files of its
-year(s) only. Every file is archived with its checksum before it is read, loaded in its own
-transaction, and recorded in audit.file_loads; the warehouse lock keeps other writers out.
+Partitioned by delivery year (orchestration/partitions.py): a run loads the files of its year(s)
+only. Every file is archived with its checksum before it is read, loaded in its own transaction,
+and recorded in audit.file_loads. A delivery rejected or quarantined before and delivered again
+unchanged is *held* (not read again; `make load` retries it). Every file of the run is tried;
+rejections are reported together and stop the run before dbt.
+
+A delivery handed in through `make load` (run config `deliveries`) is read from its staging folder
+and replaces what the landing folder holds for that wave or municipality-year only if the whole run
+passes (orchestration/writer.py applies the landing changes when it promotes).
 """
 
+from pathlib import Path
+
 from dagster import (
-    AssetExecutionContext, AssetSpec, BackfillPolicy, Failure, MaterializeResult, MetadataValue, multi_asset,
+    AssetExecutionContext, AssetSpec, BackfillPolicy, Config, Failure, MaterializeResult, MetadataValue,
+    multi_asset,
 )
 
 from ingest.codebook import codebook_for_delivery
 from ingest.errors import IngestError
-from ingest.lock import WarehouseBusy, warehouse_lock
-from ingest.warehouse import admin_files, connect, load_admin_extract, load_survey_wave, survey_files
+from ingest.landing import matching_files
+from ingest.warehouse import admin_files, load_admin_extract, load_survey_wave, survey_files
 from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL
-from orchestration.resources import WarehouseResource
+from orchestration.writer import WarehouseWriter
 
 SURVEY_TABLES = {
     "survey_waves": "One row per loaded wave: scope, boundary set, delivery format, file checksum.",
@@ -26,17 +35,18 @@ SURVEY_TABLES = {
 }
 
 
-def _failure(exc: IngestError) -> Failure:
-    return Failure(
-        description=exc.describe(),
-        metadata={"file": exc.file, "row": str(exc.row), "column": str(exc.column), "value": repr(exc.value)},
-    )
+class IngestConfig(Config):
+    """Set by `make load` (orchestration/cli.py); empty for runs over the landing folder."""
+
+    staged_survey: dict[str, str] = {}      # wave -> staging folder holding the data file, code list(s), codebook
+    staged_admin: dict[str, list[str]] = {}  # year -> staged workbooks
+    retry_held: bool = False                # retry deliveries rejected or quarantined before
 
 
 def _table(rows: list[dict]) -> MetadataValue:
     if not rows:
         return MetadataValue.md("(none)")
-    cols = list(rows[0])
+    cols = ["file", "status", "rows"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
     return MetadataValue.md("\n".join(lines))
@@ -47,27 +57,29 @@ def run_years(context) -> set[int]:
     return {int(k) for k in context.partition_keys}
 
 
-def _load_files(context, paths, items: list, load_one, tables: list[str], what: str):
-    """Load each delivered file in its own transaction, logging progress; return the per-file
-    results and the row counts of the raw tables afterwards. A rejected file fails the step
-    with the error that names its file, place and value."""
-    loaded = []
-    try:
-        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run.run_id[:8]}: {what}", log=context.log.info):
-            con = connect(paths.warehouse_path)
+def _load_all(context, writer: WarehouseWriter, items: list, load_one, tables: list[str], what: str):
+    """Load each file in its own transaction, logging progress. Every file is tried; rejected ones
+    are collected and fail the step together, each named with its place and value."""
+    loaded, rejected = [], []
+    with writer.connection() as con:
+        for i, item in enumerate(items, 1):
             try:
-                for i, item in enumerate(items, 1):
-                    loaded.append(load_one(con, item))
-                    if i % 50 == 0 or i == len(items):
-                        context.log.info(f"{what}: {i}/{len(items)} files read, "
-                                         f"last {loaded[-1]['file']}: {loaded[-1]['status']}")
-                counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
-            finally:
-                con.close()
-    except IngestError as exc:
-        raise _failure(exc) from None
-    except WarehouseBusy as exc:
-        raise Failure(description=str(exc)) from None
+                loaded.append(load_one(con, item))
+            except IngestError as exc:
+                rejected.append(exc)
+                context.log.error(f"REJECTED {exc.describe()}")
+            if i % 50 == 0 or i == len(items):
+                context.log.info(f"{what}: {i}/{len(items)} files read ({len(rejected)} rejected)")
+        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
+    held = [r for r in loaded if r["status"] == "held"]
+    for r in held:
+        context.log.warning(f"HELD {r['file']}: {r['message']}")
+    if rejected:
+        lines = "\n".join(f"- {exc.describe()}" for exc in rejected)
+        writer.session.failure = f"{len(rejected)} {what} rejected"
+        raise Failure(description=f"{len(rejected)} of {len(items)} {what} rejected; nothing of them was loaded, "
+                                  f"and the live warehouse is unchanged:\n{lines}",
+                      metadata={"rejected": len(rejected), "files": len(items)})
     return loaded, counts
 
 
@@ -79,26 +91,39 @@ def _load_files(context, paths, items: list, load_one, tables: list[str], what: 
     backfill_policy=BackfillPolicy.single_run(),
     pool=WRITER_POOL,
 )
-def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResource):
+def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, config: IngestConfig):
     """Load the wave file under <landing>/survey/<wave>/ of each year of the run with that wave's
     codebook. A year without a survey wave has an empty partition (admin data only)."""
-    paths = warehouse.paths
+    session = writer.session
+    paths = session.paths
     years = run_years(context)
+    staged = {int(w): Path(f) for w, f in config.staged_survey.items() if int(w) in years}
     try:
-        files = survey_files(paths.survey_landing, years)
+        files = [(w, f) for w, f in survey_files(paths.survey_landing, years - set(staged))]
+        for wave, folder in staged.items():
+            found = survey_files(folder.parent, {wave})
+            files.append(found[0])
+            _replace_in_landing(session, folder, paths.survey_landing / str(wave))
     except IngestError as exc:
-        raise _failure(exc) from None
-    context.log.info(f"survey waves of years {sorted(years)}: {[w for w, _ in files] or 'none delivered'}")
-    loaded, counts = _load_files(
-        context, paths, files,
-        lambda con, item: load_survey_wave(con, item[1], codebook_for_delivery(item[1].parent)),
+        session.failure = "a wave folder cannot be read"
+        raise Failure(description=exc.describe()) from None
+    context.log.info(f"survey waves of years {sorted(years)}: {[w for w, _ in sorted(files)] or 'none delivered'}")
+    loaded, counts = _load_all(
+        context, writer, sorted(files),
+        lambda con, item: load_survey_wave(con, item[1], codebook_for_delivery(item[1].parent),
+                                           run_id=session.run_id,
+                                           retry=config.retry_held or item[0] in staged),
         list(SURVEY_TABLES), "survey wave files",
     )
     for table in SURVEY_TABLES:
-        yield MaterializeResult(
-            asset_key=["raw", table],
-            metadata={"rows": counts[table], "files": _table(loaded), "warehouse": str(paths.warehouse_path)},
-        )
+        yield MaterializeResult(asset_key=["raw", table], metadata={"rows": counts[table], "files": _table(loaded)})
+
+
+def _replace_in_landing(session, staged_folder: Path, landing_folder: Path) -> None:
+    """On promotion, the staged wave delivery replaces the wave's files in landing (they are archived)."""
+    session.landing_changes += [{"remove": str(p)} for p in matching_files(landing_folder, "*")]
+    session.landing_changes += [{"place": str(p), "to": str(landing_folder / p.name)}
+                                for p in matching_files(staged_folder, "*")]
 
 
 @multi_asset(
@@ -109,21 +134,42 @@ def load_survey_waves(context: AssetExecutionContext, warehouse: WarehouseResour
     backfill_policy=BackfillPolicy.single_run(),
     pool=WRITER_POOL,
 )
-def load_admin_extracts(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """Load the workbooks under <landing>/admin/<year>/*.xlsx of each year of the run."""
-    paths = warehouse.paths
+def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter, config: IngestConfig):
+    """Load the workbooks under <landing>/admin/<year>/*.xlsx of each year of the run. A workbook
+    staged by `make load` is read first; a landing workbook for the same municipality-year is then
+    left out of the run and replaced by the staged one when the run is promoted."""
+    session = writer.session
+    paths = session.paths
     years = run_years(context)
+    staged = [Path(f) for y, fs in config.staged_admin.items() if int(y) in years for f in fs]
+    landing = admin_files(paths.admin_landing, years)
     seen: dict[str, str] = {}
-    files = admin_files(paths.admin_landing, years)
-    context.log.info(f"admin extracts of years {sorted(years)}: {len(files)} workbooks")
-    loaded, counts = _load_files(
-        context, paths, files,
-        lambda con, path: load_admin_extract(con, path, seen=seen, expected_year=int(path.parent.name)),
-        ["admin_table_rows"], "admin extracts",
-    )
-    statuses = {s: sum(1 for r in loaded if r["status"] == s) for s in ("loaded", "unchanged")}
+    context.log.info(f"admin extracts of years {sorted(years)}: {len(landing)} workbooks"
+                     + (f" + {len(staged)} delivered now" if staged else ""))
+
+    def load_one(con, path: Path):
+        is_staged = path in staged
+        if not is_staged and seen.get(_landing_key(con, path), path.name) != path.name:
+            key = _landing_key(con, path)
+            session.landing_changes.append({"remove": str(path)})
+            return {"key": key, "file": path.name, "status": "replaced", "rows": 0}
+        result = load_admin_extract(con, path, seen=seen, expected_year=int(path.parent.name),
+                                    run_id=session.run_id, retry=config.retry_held or is_staged)
+        if is_staged:
+            session.landing_changes.append(
+                {"place": str(path), "to": str(paths.admin_landing / path.parent.name / path.name)})
+        return result
+
+    loaded, counts = _load_all(context, writer, staged + landing, load_one, ["admin_table_rows"], "admin extracts")
+    statuses = {s: sum(1 for r in loaded if r["status"] == s) for s in ("loaded", "unchanged", "held", "replaced")}
     yield MaterializeResult(
         asset_key=["raw", "admin_table_rows"],
-        metadata={"rows": counts["admin_table_rows"], "files": len(loaded), **statuses,
-                  "warehouse": str(paths.warehouse_path)},
+        metadata={"rows": counts["admin_table_rows"], "files": len(loaded), **statuses},
     )
+
+
+def _landing_key(con, path: Path) -> str | None:
+    """The municipality-year a landing workbook holds, from the audit of its last load (no parsing)."""
+    from ingest.warehouse import _current_partition_of, sha256_of
+
+    return _current_partition_of(con, "admin", sha256_of(path))

@@ -13,7 +13,6 @@ from pathlib import Path
 from dagster import DagsterEventType, DagsterInstance
 
 from ingest.landing import delivered_years
-from ingest.lock import warehouse_lock
 from ingest.settings import REPO_ROOT, Paths, resolve_paths
 
 DEFAULT_DAGSTER_HOME = REPO_ROOT / ".dagster_home"
@@ -31,6 +30,7 @@ class RunSummary:
     materialized: list[str] = field(default_factory=list)
     report: dict = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    run_error: str | None = None  # why a run failed outside any step (e.g. the warehouse lock was not free)
 
     def materialized_any(self, prefix: str) -> bool:
         return any(k.startswith(prefix) for k in self.materialized)
@@ -46,12 +46,18 @@ class RunSummary:
         if dbt_checks:
             failed = sum(not c["passed"] for c in dbt_checks)
             lines.append(f"  dbt tests as asset checks: {len(dbt_checks) - failed} passed, {failed} failed")
+        if self.run_error:
+            lines.append(f"  the run FAILED before its steps could run: {self.run_error}")
         for step, message in self.step_failures.items():
-            lines.append(f"  step {step} FAILED: {message}")
+            if "blocking asset check failed" not in message:  # the failed checks are listed above
+                lines.append(f"  step {step} FAILED: {message}")
         if self.skipped_steps:
             lines.append("  not run (blocked upstream): " + ", ".join(self.skipped_steps))
         groups = sorted({k.split("/")[0] for k in self.materialized})
-        lines.append(f"  materialized {len(self.materialized)} assets ({', '.join(groups)})")
+        distinct = len(set(self.materialized))
+        lines.append(f"  materialized {distinct} assets ({', '.join(groups)})"
+                     + (f"; {len(self.materialized)} materializations with the ingest assets' year partitions"
+                        if len(self.materialized) != distinct else ""))
         if self.step_seconds:
             slowest = sorted(self.step_seconds.items(), key=lambda kv: -kv[1])
             lines.append("  step times: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
@@ -120,37 +126,33 @@ def _value(entry):
 
 
 def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
-              job_name: str = "build_warehouse", year: int | None = None) -> RunSummary:
-    """Run a job in-process. build_warehouse runs over every delivered year (one run over the
-    partition range), or over one `year`. The warehouse lock is held for the whole run, so a
-    second load started meanwhile waits (TRUST_LOCK_TIMEOUT) or fails saying who holds it."""
+              job_name: str = "build_warehouse", year: int | None = None,
+              ingest_config: dict | None = None) -> RunSummary:
+    """Run a job in-process, as the UI, the sensor and the schedule would launch it (same job, same
+    writer tag). build_warehouse runs over every delivered year (one run over the partition
+    range), or over one `year`; `ingest_config` is the ingest assets' run config (deliveries
+    staged by `make load`, retrying held ones). The run's writer resource holds the warehouse
+    lock, so a second load started meanwhile waits (TRUST_LOCK_TIMEOUT) or fails naming the holder."""
     from orchestration.definitions import defs  # imported late: loads dbt, GX and Dagster
-    from orchestration.partitions import range_tags_of
+    from orchestration.partitions import WRITER_TAGS, range_tags_of
 
     instance = instance or dagster_instance()
     paths = resolve_paths().ensure()
     job = defs.resolve_job_def(job_name)
-    kwargs = {}
+    kwargs = {"tags": dict(job.tags or {})}
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if job.partitions_def is not None:
+        kwargs["tags"].update(WRITER_TAGS)
         keys = register_delivery_years(instance, delivered_years(paths.landing_dir) + ([year] if year else []))
         if year is not None:
             kwargs["partition_key"] = str(year)
         elif keys:
-            kwargs["tags"] = range_tags_of(keys)
+            kwargs["tags"].update(range_tags_of(keys))
         else:
             raise SystemExit(f"nothing delivered under {paths.landing_dir} (survey/<wave>/, admin/<year>/)")
-    with warehouse_lock(paths.warehouse_path, f"{job_name} ({'year ' + str(year) if year else 'all years'})"):
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            **kwargs,
-        )
-        if not result.success and job_name == "build_warehouse":
-            # the marts stay the last good ones; the report's data-quality page shows what was blocked
-            from orchestration.publish import refresh_quality_status
-
-            refresh_quality_status(paths.warehouse_path, paths.published_path)
+        if ingest_config:
+            run_config["ops"] = {op: {"config": ingest_config} for op in ("load_survey_waves", "load_admin_extracts")}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, **kwargs)
     summary = RunSummary(result.run_id, result.success, paths)
     started = set()
     for event in result.all_events:
@@ -162,6 +164,12 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
         elif kind == DagsterEventType.STEP_FAILURE:
             error = event.event_specific_data.error
             summary.step_failures[event.step_key] = error.message.strip() if error else "failed"
+        elif kind == DagsterEventType.RUN_FAILURE and event.event_specific_data is not None:
+            error = event.event_specific_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause  # the root cause (e.g. WarehouseBusy under the resource's wrapper)
+            if error is not None:
+                summary.run_error = error.message.strip()
         elif kind == DagsterEventType.STEP_SKIPPED:
             summary.skipped_steps.append(event.step_key)
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:

@@ -1,9 +1,14 @@
-"""Publish a snapshot of the non-disclosive marts for reports, after the quality gates passed.
+"""Promote the run's working copy, then publish a snapshot of the non-disclosive marts for reports.
 
-Reports never read the file Dagster writes: the snapshot is a separate DuckDB file, written to
-a temporary name and moved into place in one step, so a reader sees the old or the new
-snapshot, never half of one. Which marts are published is data: ``meta.publish: true`` on the
-model in dbt (respondent-level models say ``publish: false``).
+This step runs only when every gate passed (the checks on the marts are blocking). It makes the
+working copy the live warehouse (orchestration/writer.py) and writes the snapshot from it.
+
+Reports never read the warehouse: the snapshot is a separate DuckDB file, written to a temporary
+name and moved into place in one step, so a reader sees the old or the new snapshot, never half
+of one. Which marts are published is data: ``meta.publish: true`` on the model in dbt
+(respondent-level models say ``publish: false``). Next to them the snapshot carries the state of
+the quality gates and of the deliveries in words (QUALITY_TABLES), refreshed after every run, also a
+failed one, while the marts stay the last good ones.
 """
 
 import json
@@ -15,9 +20,14 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from ingest.lock import warehouse_lock
 from orchestration.partitions import WRITER_POOL
-from orchestration.resources import WarehouseResource, ensure_dbt_manifest
+from orchestration.resources import ensure_dbt_manifest
+from orchestration.writer import WarehouseWriter
+
+
+def sql_literal(text) -> str:
+    """A string as an SQL literal (DuckDB cannot bind the path of an ATTACH)."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def published_models(manifest_path: Path) -> list[tuple[str, str]]:
@@ -38,15 +48,15 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
     con = duckdb.connect(str(tmp))
     counts = {}
     try:
-        con.execute(f"attach '{warehouse_path}' as wh (read_only)")
+        con.execute(f"attach {sql_literal(warehouse_path)} as wh (read_only)")
         for schema, name in tables:
             con.execute(f'create table main."{name}" as select * from wh."{schema}"."{name}"')
             counts[name] = con.execute(f'select count(*) from main."{name}"').fetchone()[0]
         con.execute(
-            "create table main._snapshot_info as select ?::timestamptz as published_at, ? as run_id, "
-            "? as source_warehouse, ? as tables",
-            [datetime.now(timezone.utc), run_id, str(warehouse_path), ",".join(n for _, n in tables)],
+            "create table main._snapshot_info as select ?::timestamptz as published_at, ? as run_id, ? as tables",
+            [datetime.now(timezone.utc), run_id, ",".join(n for _, n in tables)],
         )
+        _write_quality_tables(con)
         con.execute("detach wh")
         con.execute("checkpoint")
     finally:
@@ -55,8 +65,8 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
     return counts
 
 
-# The current gate status, refreshed in the snapshot on every run, also when a gate blocked the
-# marts: the report's data-quality page shows what was blocked while the marts stay the last good ones.
+# What the snapshot says about the gates and the deliveries: in words, no delivered value, name or
+# path (the audit in the warehouse keeps the details for engineers).
 QUALITY_TABLES = {
     "quality_status": """
         with runs as (
@@ -69,31 +79,36 @@ QUALITY_TABLES = {
             from wh.audit.validation_expectations where crashed or not success group by validation_id
         )
         select runs.suite, runs.data_ref, runs.partition_key, runs.status, runs.n_expectations, runs.n_failed,
-               failures.failed_expectations, runs.status <> 'passed' as blocked_downstream, runs.validated_at,
-               runs.run_id
+               failures.failed_expectations, runs.status <> 'passed' as blocked_downstream, runs.validated_at
         from runs left join failures using (validation_id) where runs.rn = 1""",
     "quality_file_loads": """
-        select source_kind, partition_key, file_name, sha256, status, message, rows_loaded, loaded_at
+        select source_kind, delivery_year, left(coalesce(delivery_sha256, sha256), 12) as delivery_id, status,
+               public_message as message, rows_loaded, loaded_at
         from wh.audit.file_loads
-        where status = 'rejected' or loaded_at >= (select max(loaded_at) from wh.audit.file_loads) - interval 30 day""",
+        where status not in ('loaded', 'unchanged')
+           or loaded_at >= (select max(loaded_at) from wh.audit.file_loads) - interval 30 day""",
 }
+
+
+def _write_quality_tables(con) -> None:
+    for name, sql in QUALITY_TABLES.items():
+        con.execute(f"create or replace table main.{name} as {sql}")
+    con.execute("create or replace table main._quality_info as select ?::timestamptz as refreshed_at",
+                [datetime.now(timezone.utc)])
 
 
 def refresh_quality_status(warehouse_path: Path, published_path: Path) -> bool:
     """Replace the quality tables of the published snapshot with the warehouse's current audit
     (copy, change, move into place: readers never see half a snapshot). The marts are not touched.
-    Returns False when there is no snapshot yet."""
+    Returns False when there is no snapshot yet. Called with the warehouse lock held."""
     if not published_path.exists() or not warehouse_path.exists():
         return False
     tmp = published_path.with_name(published_path.name + ".quality.tmp")
     shutil.copyfile(published_path, tmp)
     con = duckdb.connect(str(tmp))
     try:
-        con.execute(f"attach '{warehouse_path}' as wh (read_only)")
-        for name, sql in QUALITY_TABLES.items():
-            con.execute(f"create or replace table main.{name} as {sql}")
-        con.execute("create or replace table main._quality_info as select ?::timestamptz as refreshed_at",
-                    [datetime.now(timezone.utc)])
+        con.execute(f"attach {sql_literal(warehouse_path)} as wh (read_only)")
+        _write_quality_tables(con)
         con.execute("detach wh")
         con.execute("checkpoint")
     finally:
@@ -110,13 +125,14 @@ PUBLISHED = published_models(ensure_dbt_manifest())
     deps=[AssetKey([schema, name]) for schema, name in PUBLISHED],
     group_name="publish",
     kinds={"duckdb"},
-    description="Snapshot of the published marts (meta.publish: true) that reports and outside users read.",
+    description="Promotes the run's working copy to the live warehouse (every gate passed), then writes the "
+                "snapshot of the published marts (meta.publish: true) that reports and outside users read.",
     pool=WRITER_POOL,
 )
-def report_snapshot(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    paths = warehouse.paths
-    with warehouse_lock(paths.warehouse_path, f"dagster run {context.run.run_id[:8]}: publish", log=context.log.info):
-        counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run.run_id)
-        refresh_quality_status(paths.warehouse_path, paths.published_path)
+def report_snapshot(context: AssetExecutionContext, writer: WarehouseWriter) -> MaterializeResult:
+    paths = writer.session.paths
+    writer.promote()
+    context.log.info(f"promoted the run's working copy to {paths.warehouse_path}")
+    counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run.run_id)
     context.log.info(f"published {len(counts)} marts to {paths.published_path}")
     return MaterializeResult(metadata={"path": str(paths.published_path), **{f"rows.{k}": v for k, v in counts.items()}})

@@ -1,141 +1,82 @@
-"""Great Expectations suites as blocking asset checks, on the raw tables and on the published marts.
+"""Great Expectations plausibility gates, as blocking asset checks on the built marts.
 
-A failed suite stops everything downstream of the checked asset: a raw gate stops dbt (and so
-the marts, the snapshot and the report refresh); a mart gate stops the published snapshot and
-the report refresh, so reports keep the last good snapshot. The reason is in the check's
-metadata in the Dagster UI, in the run's output, in audit.validation_runs /
-audit.validation_expectations and in GE's Data Docs (data/quality/gx/uncommitted/data_docs/).
-A validation that crashes raises, so Dagster shows an errored check, not failed data.
+One owner per rule: a delivered file's structure is the loader's (ingest/), a model's structure is
+dbt's tests, and these suites (expectations/suites/*.yml) judge plausibility across waves and
+years: respondents against the previous wave, weights, "hard to say" shares and their change,
+provision per resident and its change, completeness of the years.
+
+All suites run in one step, in one GE context, on the run's working copy, after dbt; GE's Data Docs
+are rendered once. A failed suite blocks the promotion of the working copy, the snapshot and the
+report refresh; the deliveries of the years it points at are quarantined (orchestration/writer.py),
+and the reason is in the checks' metadata in the Dagster UI, the run's output,
+audit.validation_runs / audit.validation_expectations and the Data Docs
+(data/quality/gx/uncommitted/data_docs/). A validation that crashes raises: an errored check, not
+failed data.
 """
 
 from dagster import (
-    AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, Failure, MetadataValue, asset_check,
+    AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, Failure,
+    MetadataValue, multi_asset_check,
 )
 
-from expectations import frames as F
-from expectations.runner import ValidationOutcome, data_docs_index, store, validate
+from expectations.frames import PLAUSIBILITY
+from expectations.runner import ValidationOutcome, data_docs_index, store, validate_all
 from ingest.faults import checkpoint
-from ingest.lock import WarehouseBusy, warehouse_lock
-from ingest.warehouse import connect
-from orchestration.ingest_assets import SURVEY_TABLES
 from orchestration.partitions import WRITER_POOL
-from orchestration.resources import WarehouseResource
+from orchestration.writer import GateFailure, WarehouseWriter
+
+CHECKED = sorted({mart for mart, _ in PLAUSIBILITY.values()})
 
 
-def _run_years(context: AssetCheckExecutionContext) -> set[int] | None:
-    """The delivery years of this run (None: the check runs outside a partitioned run)."""
-    try:
-        return {int(k) for k in context.op_execution_context.partition_keys}
-    except Exception:
-        return None
+def check_name(mart: str) -> str:
+    return f"ge_{mart}"
 
 
-def _validate_and_store(context, warehouse: WarehouseResource, make_jobs) -> list[ValidationOutcome]:
-    """Validate [(suite, frame builder)] on the warehouse; store each outcome in the warehouse's
-    audit tables and GE's Data Docs; return the outcomes."""
-    paths = warehouse.paths
-    try:
-        with warehouse_lock(paths.warehouse_path, f"dagster run {context.run.run_id[:8]}: validation",
-                            log=context.log.info):
-            con = connect(paths.warehouse_path)
-            try:
-                outcomes = []
-                for suite, build in make_jobs(con):
-                    frames = build()
-                    for frame in frames if isinstance(frames, list) else [frames]:
-                        outcomes.append(validate(suite, frame, docs_root=paths.quality_dir))
-                checkpoint("check:before-store")
-                for o in outcomes:
-                    store(con, o, context.run.run_id)
-            finally:
-                con.close()
-    except WarehouseBusy as exc:
-        raise Failure(description=str(exc)) from None
-    return outcomes
-
-
-def _result(context: AssetCheckExecutionContext, outcomes: list[ValidationOutcome], docs) -> AssetCheckResult:
+@multi_asset_check(
+    name="ge_plausibility",
+    specs=[AssetCheckSpec(check_name(mart), asset=AssetKey(["marts", mart]), blocking=True,
+                          additional_deps=[AssetKey(["marts", d]) for d in ("dim_wave", "fct_respondent",
+                                                                                "mart_indicator_estimates",
+                                                                                "dim_municipality") if d != mart],
+                          description="GE suites " + ", ".join(f"{s}.yml" for s, (m, _) in PLAUSIBILITY.items()
+                                                               if m == mart))
+           for mart in CHECKED],
+    pool=WRITER_POOL,
+)
+def ge_plausibility(context: AssetCheckExecutionContext, writer: WarehouseWriter):
+    session = writer.session
+    with writer.connection() as con:
+        jobs = [(suite, build(con)) for suite, (_, build) in PLAUSIBILITY.items()]
+        outcomes = validate_all(jobs, docs_root=session.paths.quality_dir)
+        checkpoint("check:before-store")
+        for o in outcomes:
+            store(con, o, session.run_id)
     for o in outcomes:
         (context.log.info if o.status == "passed" else context.log.error)(o.summary())
     crashed = [o for o in outcomes if o.status == "crashed"]
     if crashed:
+        session.failure = "a quality gate crashed"
         raise Failure(description="validation crashed (not a data failure):\n" + "\n".join(o.summary() for o in crashed))
-    failed = [o for o in outcomes if o.status == "failed"]
-    return AssetCheckResult(
-        passed=not failed,
-        severity=AssetCheckSeverity.ERROR,
-        description="; ".join(f"{o.data_ref}: {o.status}" for o in outcomes) or "nothing to validate in this run",
-        metadata={
-            "validated": len(outcomes),
-            "failed_expectations": sum(len(o.failures) for o in outcomes),
-            "report": MetadataValue.md("\n\n".join(f"```\n{o.summary()}\n```" for o in outcomes)),
-            "data_docs": MetadataValue.path(str(docs)),
-        },
-    )
+    docs = data_docs_index(session.paths.quality_dir)
+    for mart in CHECKED:
+        mine = [o for (suite, _), o in zip(jobs, outcomes) if PLAUSIBILITY[suite][0] == mart]
+        failed = [o for o in mine if o.status == "failed"]
+        for o in failed:
+            session.gate_failures.append(GateFailure(o.suite, "; ".join(f.describe() for f in o.failures[:3]),
+                                                     o.failed_years))
+        yield AssetCheckResult(
+            asset_key=AssetKey(["marts", mart]),
+            check_name=check_name(mart),
+            passed=not failed,
+            severity=AssetCheckSeverity.ERROR,
+            description="; ".join(f"{o.suite} on {o.data_ref}: {o.status}" for o in mine),
+            metadata={
+                "validated": len(mine),
+                "failed_expectations": sum(len(o.failures) for o in mine),
+                "report": MetadataValue.md("\n\n".join(f"```\n{o.summary()}\n```" for o in mine)),
+                "data_docs": MetadataValue.path(str(docs)),
+            },
+        )
 
 
-@asset_check(
-    asset=AssetKey(["raw", "survey_cells"]),
-    name="ge_raw_survey_wave",
-    blocking=True,
-    additional_deps=[AssetKey(["raw", t]) for t in SURVEY_TABLES if t != "survey_cells"],
-    description="GE suite expectations/suites/raw_survey_wave.yml on each wave loaded in this run.",
-    pool=WRITER_POOL,
-)
-def ge_raw_survey_wave(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
-    years = _run_years(context)
-    outcomes = _validate_and_store(context, warehouse, lambda con: [
-        ("raw_survey_wave", lambda: F.survey_wave_frames(con, years))])
-    return _result(context, outcomes, data_docs_index(warehouse.paths.quality_dir))
-
-
-@asset_check(
-    asset=AssetKey(["raw", "admin_table_rows"]),
-    name="ge_raw_admin_extract",
-    blocking=True,
-    description="GE suite expectations/suites/raw_admin_extract.yml on the extracts of the years in this run.",
-    pool=WRITER_POOL,
-)
-def ge_raw_admin_extract(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
-    years = _run_years(context)
-    outcomes = _validate_and_store(context, warehouse, lambda con: [
-        ("raw_admin_extract", lambda: F.admin_frame(con, years))])
-    return _result(context, outcomes, data_docs_index(warehouse.paths.quality_dir))
-
-
-def _mart_check(mart: str, suites, deps: list[str], description: str):
-    @asset_check(
-        asset=AssetKey(["marts", mart]),
-        name=f"ge_{mart}",
-        blocking=True,
-        additional_deps=[AssetKey(["marts", d]) for d in deps],
-        description=description,
-        pool=WRITER_POOL,
-    )
-    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
-        outcomes = _validate_and_store(context, warehouse, suites)
-        return _result(context, outcomes, data_docs_index(warehouse.paths.quality_dir))
-
-    return _check
-
-
-def _provision_suites(con):
-    per_row, per_year = F.provision_frames(con)
-    return [("mart_provision_per_capita", lambda: per_row), ("mart_provision_by_year", lambda: per_year)]
-
-
-MART_CHECKS = [
-    _mart_check("mart_indicator_estimates",
-                lambda con: [("mart_indicator_estimates", lambda: F.mart_indicator_estimates_frame(con)),
-                             ("mart_wave_changes", lambda: F.wave_changes_frame(con))],
-                ["dim_wave"],
-                "GE suites mart_indicator_estimates.yml (ranges, uniqueness, intervals, suppression) and "
-                "mart_wave_changes.yml (respondents and 'hard to say' share against the previous wave)."),
-    _mart_check("mart_provision_per_capita", _provision_suites, ["dim_municipality"],
-                "GE suites mart_provision_per_capita.yml and mart_provision_by_year.yml (one row per "
-                "municipality-year, non-negative rates, every current unit every year)."),
-    _mart_check("mart_client_satisfaction",
-                lambda con: [("mart_client_satisfaction", lambda: F.client_satisfaction_frame(con))], [],
-                "GE suite mart_client_satisfaction.yml (shares in 0-1 that sum to 1, one row per wave)."),
-]
-RAW_CHECKS = [ge_raw_survey_wave, ge_raw_admin_extract]
+__all__ = ["ge_plausibility", "ValidationOutcome", "CHECKED", "check_name"]

@@ -1,4 +1,4 @@
-"""Resources, in one place: where the warehouse lives, and the dbt CLI."""
+"""Resources, in one place: the warehouse's one writer, its folders for readers, and the dbt CLI."""
 from __future__ import annotations
 
 import os
@@ -35,21 +35,21 @@ def ensure_dbt_manifest() -> Path:
 
 
 class WarehouseResource(ConfigurableResource):
-    """The warehouse's folders. Empty data_dir = TRUST_* environment variables or the defaults
-    (see ingest/settings.py)."""
+    """The warehouse's folders, for steps that only read what was published (the report site).
+    Empty data_dir = TRUST_* environment variables or the defaults (see ingest/settings.py)."""
 
     data_dir: str = ""
 
     @property
     def paths(self) -> Paths:
-        paths = resolve_paths(self.data_dir or None).ensure()
-        # dbt reads the warehouse path from this variable (dbt_project/profiles.yml).
-        os.environ["TRUST_WAREHOUSE_PATH"] = str(paths.warehouse_path)
-        return paths
+        return resolve_paths(self.data_dir or None).ensure()
 
 
 def make_resources(data_dir: str = "") -> dict:
+    from orchestration.writer import WarehouseWriter
+
     return {
+        "writer": WarehouseWriter(data_dir=data_dir),
         "warehouse": WarehouseResource(data_dir=data_dir),
         "dbt": DbtCliResource(project_dir=DBT_PROJECT),
     }

@@ -8,6 +8,8 @@ units (CSP, 1 Jan 2026; 1 Jan 2025 for Madona and Varakļāni). Age-band margins
 import pandas as pd
 import weightipy as wp
 
+from ingest.faults import python_model_fault
+
 MARGIN_SOURCE = ("region (2009-2023 statistical regions) and sex, CSP population 1 Jan 2026 "
                  "(1 Jan 2025 for Madona and Varakļāni), reference file of the 43 municipalities")
 
@@ -22,6 +24,7 @@ def rake(frame: pd.DataFrame, targets: dict[str, dict[str, float]]) -> pd.Series
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    python_model_fault("int_survey__weights")  # inert unless a failed-run test injects a crash
     respondents = dbt.ref("int_survey__respondents").df()
     waves = dbt.ref("stg_survey__waves").df()[["wave_year", "boundary_set", "has_delivered_weight"]]
     units = dbt.ref("dim_municipality").df()

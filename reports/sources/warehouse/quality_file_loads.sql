@@ -1,1 +1,1 @@
-select source_kind, partition_key, file_name, status, message, rows_loaded, loaded_at from quality_file_loads
+select source_kind, delivery_year, delivery_id, status, message, rows_loaded, loaded_at from quality_file_loads

@@ -1,1 +1,0 @@
-select source_kind, partition_key, file_name, status, message, rows_loaded, loaded_at from mart_file_loads
