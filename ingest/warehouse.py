@@ -331,6 +331,8 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
     if held:
         return {"key": path.name, **_held_result(con, "admin", path.name, path, sha, archived, held, **ids)}
     current = _current_partition_of(con, "admin", sha)
+    if current and expected_year is not None and not current.endswith(f"/{expected_year}"):
+        current = None  # the same workbook as another year's, filed here: read it (and say it is misfiled)
     if current and seen.get(current, path.name) == path.name:
         seen[current] = path.name
         _audit(con, str(uuid.uuid4()), "admin", current, path, sha, 0, "unchanged", archived=archived, **ids)

@@ -39,9 +39,9 @@ def _hashes(files: list[Path], cache: dict) -> dict[str, str]:
     return out
 
 
-def known_deliveries(warehouse_path: Path) -> tuple[dict[str, str], set[str], set[str]]:
-    """From the live warehouse's audit: the identity each survey wave holds now, the identities of the
-    admin extracts held now, and identities held back (rejected or quarantined, not to be retried)."""
+def known_deliveries(warehouse_path: Path) -> tuple[dict[str, str], set[tuple[int, str]], set[str]]:
+    """From the live warehouse's audit: the identity each survey wave holds now, the (year, identity)
+    of the admin extracts held now, and identities held back (rejected or quarantined, not retried)."""
     if not Path(warehouse_path).exists():
         return {}, set(), set()
     con = duckdb.connect(str(warehouse_path), read_only=True)
@@ -65,7 +65,7 @@ def known_deliveries(warehouse_path: Path) -> tuple[dict[str, str], set[str], se
     finally:
         con.close()
     survey = {k: i for what, kind, k, i in rows if what == "current" and kind == "survey"}
-    admin = {i for what, kind, _, i in rows if what == "current" and kind == "admin"}
+    admin = {(int(k.rsplit("/", 1)[1]), i) for what, kind, k, i in rows if what == "current" and kind == "admin"}
     held = {i for what, _, _, i in rows if what == "held"}
     return survey, admin, held
 
@@ -96,8 +96,8 @@ def plan_landing_runs(landing_dir: Path, warehouse_path: Path, codebooks: Path, 
             messages.append(f"survey wave {year}: a new or changed delivery")
     hashes = _hashes(admin_files(landing_dir / "admin"), cache)
     for path, sha in hashes.items():
-        if sha not in admin_now and sha not in held:
-            year = int(Path(path).parent.name)
+        year = int(Path(path).parent.name)
+        if (year, sha) not in admin_now and sha not in held:
             if year not in years:
                 messages.append(f"admin extracts {year}: a new or changed workbook")
             years.add(year)

@@ -21,6 +21,7 @@ from dagster import (
 from ingest.codebook import codebook_for_delivery
 from ingest.errors import IngestError
 from ingest.landing import matching_files
+from ingest.pseudonym import SAMPLE_SALT_WARNING, check_deliveries_allowed, uses_sample_salt
 from ingest.warehouse import admin_files, load_admin_extract, load_survey_wave, survey_files
 from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL
 from orchestration.writer import WarehouseWriter
@@ -55,6 +56,19 @@ def _table(rows: list[dict]) -> MetadataValue:
 def run_years(context) -> set[int]:
     """The delivery years of this run: one partition, or the range of a full build."""
     return {int(k) for k in context.partition_keys}
+
+
+def _refuse_non_sample_with_sample_salt(context, writer: WarehouseWriter, files: list[Path]) -> None:
+    if not uses_sample_salt():
+        return
+    context.log.warning(SAMPLE_SALT_WARNING)
+    refused = check_deliveries_allowed(files, writer.session.paths.landing_dir)
+    if refused:
+        writer.session.failure = "real deliveries with the sample pseudonym salt"
+        raise Failure(description=f"refusing to load {len(refused)} file(s) that are not part of the generated sample "
+                                  f"(e.g. {refused[0].name}) with the built-in sample pseudonym salt: their respondents "
+                                  "could be re-identified by enumerating ids. Set TRUST_PSEUDONYM_SALT to a long random "
+                                  "secret (or TRUST_PSEUDONYM_SALT_FILE to a file holding it) and run again.")
 
 
 def _load_all(context, writer: WarehouseWriter, items: list, load_one, tables: list[str], what: str):
@@ -108,6 +122,7 @@ def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, c
         session.failure = "a wave folder cannot be read"
         raise Failure(description=exc.describe()) from None
     context.log.info(f"survey waves of years {sorted(years)}: {[w for w, _ in sorted(files)] or 'none delivered'}")
+    _refuse_non_sample_with_sample_salt(context, writer, [f for _, f in files])
     loaded, counts = _load_all(
         context, writer, sorted(files),
         lambda con, item: load_survey_wave(con, item[1], codebook_for_delivery(item[1].parent),
@@ -146,6 +161,8 @@ def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter,
     seen: dict[str, str] = {}
     context.log.info(f"admin extracts of years {sorted(years)}: {len(landing)} workbooks"
                      + (f" + {len(staged)} delivered now" if staged else ""))
+
+    _refuse_non_sample_with_sample_salt(context, writer, staged + landing)
 
     def load_one(con, path: Path):
         is_staged = path in staged

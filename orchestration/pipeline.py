@@ -36,7 +36,11 @@ class RunSummary:
         return any(k.startswith(prefix) for k in self.materialized)
 
     def render(self) -> str:
+        from ingest.pseudonym import SAMPLE_SALT_WARNING, uses_sample_salt
+
         lines = [f"Run {self.run_id}: {'SUCCESS' if self.success else 'FAILED'}"]
+        if uses_sample_salt() and self.materialized_any("raw/"):
+            lines.append(f"  WARNING: {SAMPLE_SALT_WARNING}")
         dbt_checks = [c for c in self.checks if not c["name"].startswith("ge_")]
         for c in [c for c in self.checks if c["name"].startswith("ge_")] + [c for c in dbt_checks if not c["passed"]]:
             lines.append(f"  check {c['name']} on {c['asset']}: {'PASSED' if c['passed'] else 'FAILED'}"

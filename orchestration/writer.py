@@ -136,7 +136,7 @@ class WarehouseWriter(ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: InitResourceContext):
         paths = self.paths
-        run = context.dagster_run
+        run = context.run
         run_id = run.run_id if run else "adhoc"
         log = context.log.info if context.log else print
         if run is not None and context.instance is not None:

@@ -16,6 +16,8 @@ import duckdb
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Tests load hand-made deliveries besides the sample, which the built-in sample salt refuses (ingest/pseudonym.py).
+os.environ.setdefault("TRUST_PSEUDONYM_SALT", "test-session-salt-not-a-secret")
 # A report build that cannot finish must not hold the suite for the default 10 minutes.
 os.environ.setdefault("TRUST_REPORT_TIMEOUT", "300")
 
@@ -31,6 +33,7 @@ class Build:
     paths: Paths
     truth: dict
     summary: object  # orchestration.pipeline.RunSummary
+    instance: object  # the Dagster instance the run was recorded in
 
     def warehouse(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.paths.warehouse_path), read_only=True)
@@ -46,13 +49,15 @@ def use_data_dir(mp: pytest.MonkeyPatch, data_dir: Path) -> Paths:
     return resolve_paths().ensure()
 
 
-def run_pipeline():
+def run_pipeline(instance=None, **kwargs):
     from dagster import DagsterInstance
 
     from orchestration.pipeline import run_build
 
+    if instance is not None:
+        return run_build(instance=instance, log_level="WARNING", **kwargs)
     with DagsterInstance.ephemeral() as instance:
-        return run_build(instance=instance, log_level="WARNING")
+        return run_build(instance=instance, log_level="WARNING", **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +66,11 @@ def sample_build(tmp_path_factory) -> Build:
     paths = use_data_dir(mp, tmp_path_factory.mktemp("sample_build"))
     generate_sample(paths.landing_dir)
     truth = json.loads((paths.data_dir / TRUTH_FILE).read_text(encoding="utf-8"))
-    summary = run_pipeline()
-    yield Build(paths, truth, summary)
+    from dagster import DagsterInstance
+
+    with DagsterInstance.ephemeral() as instance:
+        summary = run_pipeline(instance)
+        yield Build(paths, truth, summary, instance)
     mp.undo()
 
 

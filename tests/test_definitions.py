@@ -14,11 +14,14 @@ def test_definitions_load_and_job_resolves():
             "reports__evidence_site"} <= set(job.graph.node_names())
 
 
-def test_quality_checks_are_blocking():
+def test_quality_checks_are_blocking_and_come_after_dbt():
     checks = {spec.key.name: spec for checks_def in defs.asset_checks for spec in checks_def.check_specs}
-    assert checks["ge_raw_survey_wave"].blocking
-    assert checks["ge_raw_admin_extract"].blocking
-    assert checks["ge_raw_survey_wave"].asset_key == AssetKey(["raw", "survey_cells"])
+    assert {"ge_dim_wave", "ge_mart_provision_per_capita", "ge_mart_client_satisfaction"} <= set(checks)
+    assert all(spec.blocking for spec in checks.values())
+    assert checks["ge_dim_wave"].asset_key == AssetKey(["marts", "dim_wave"])
+    # every published mart the snapshot reads is downstream of dbt, so a failing gate holds the snapshot back
+    graph = defs.resolve_asset_graph()
+    assert {spec.asset_key for spec in checks.values()} <= graph.get(AssetKey(["publish", "report_snapshot"])).parent_keys
 
 
 def test_dbt_sources_line_up_with_ingest_assets():

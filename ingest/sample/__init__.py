@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ingest.pseudonym import write_sample_manifest
 from ingest.sample.admin_extracts import generate_admin
 from ingest.sample.survey_generic import WAVES, generate_wave
 from ingest.sample.survey_waves import generate_2017, truth_2017, write_sav_2017
@@ -48,4 +49,5 @@ def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED, scale: int = 1)
         "admin": generate_admin(rng, landing_dir / "admin"),
     }
     (landing_dir.parent / TRUTH_FILE).write_text(json.dumps(truth, indent=1, ensure_ascii=False), encoding="utf-8")
+    write_sample_manifest(landing_dir)  # the only deliveries the built-in sample pseudonym salt may load
     return truth

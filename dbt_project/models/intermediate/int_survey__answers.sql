@@ -14,11 +14,15 @@ item_variables as (
 
 code_map as (
     select * from {{ ref('stg_survey__codebook_values') }}
+),
+
+respondent_keys as (
+    select * from {{ ref('int_survey__respondent_keys') }}
 )
 
 select
     cells.wave_year,
-    {{ respondent_key('cells.wave_year', 'cells.respondent_source_id') }} as respondent_key,
+    respondent_keys.respondent_key,
     item_variables.item_code,
     try_cast(code_map.harmonised_value as integer) as harmonised_value,
     case
@@ -31,6 +35,9 @@ from cells
 inner join item_variables
     on cells.wave_year = item_variables.wave_year
     and cells.source_variable = item_variables.source_variable
+inner join respondent_keys
+    on cells.wave_year = respondent_keys.wave_year
+    and cells.respondent_source_id = respondent_keys.respondent_source_id
 left join code_map
     on cells.wave_year = code_map.wave_year
     and cells.source_variable = code_map.source_variable

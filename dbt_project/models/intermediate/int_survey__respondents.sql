@@ -37,7 +37,6 @@ attributes as (
 select
     wave_year,
     respondent_source_id,
-    {{ respondent_key('wave_year', 'respondent_source_id') }} as respondent_key,
     max(case when role = 'municipality_code'
         then coalesce(source_text, lpad(cast(cast(source_code as bigint) as varchar), 7, '0')) end)
         as municipality_code_delivered,

@@ -13,10 +13,14 @@ weights as (
 
 municipalities as (
     select * from {{ ref('dim_municipality') }}
+),
+
+respondent_keys as (
+    select * from {{ ref('int_survey__respondent_keys') }}
 )
 
 select
-    respondents.respondent_key,
+    respondent_keys.respondent_key,
     respondents.wave_year,
     respondents.municipality_code_delivered,
     waves.boundary_set as municipality_boundary_set,
@@ -42,6 +46,9 @@ select
     respondents.weight_delivered,
     waves.has_delivered_weight
 from respondents
+inner join respondent_keys
+    on respondents.wave_year = respondent_keys.wave_year
+    and respondents.respondent_source_id = respondent_keys.respondent_source_id
 inner join waves on respondents.wave_year = waves.wave_year
 inner join weights
     on respondents.wave_year = weights.wave_year

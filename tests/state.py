@@ -1,0 +1,59 @@
+"""Fingerprints of everything a run may change, to prove that a failed run changed nothing.
+
+A table's fingerprint is its row count and the sum of the hashes of its rows: independent of row
+order, sensitive to any changed value (the hash covers every column's bits).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+
+# tables a failed run is allowed (and required) to add rows to
+AUDIT_TABLES = {"audit.file_loads", "audit.validation_runs", "audit.validation_expectations"}
+# the snapshot's tables that are refreshed after every run, also a failed one
+SNAPSHOT_STATUS_TABLES = {"quality_status", "quality_file_loads", "_quality_info"}
+
+
+def table_fingerprints(db: Path, skip: set[str] = frozenset()) -> dict[str, tuple[int, int]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = [f"{s}.{t}" for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database() and table_type = 'BASE TABLE'").fetchall()]
+        out = {}
+        for name in sorted(tables):
+            if name in skip or name.split(".", 1)[-1] in skip:
+                continue
+            schema, table = name.split(".", 1)
+            n, h = con.execute(f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{schema}"."{table}" t').fetchone()
+            out[name] = (int(n), int(h))
+        return out
+    finally:
+        con.close()
+
+
+def warehouse_state(db: Path) -> dict[str, tuple[int, int]]:
+    """Every table of the warehouse but the audit (which a failed run extends)."""
+    return table_fingerprints(db, skip=AUDIT_TABLES)
+
+
+def snapshot_state(db: Path) -> dict[str, tuple[int, int]]:
+    """Every table of the published snapshot but its refreshed data-quality tables."""
+    return table_fingerprints(db, skip=SNAPSHOT_STATUS_TABLES)
+
+
+def folder_state(folder: Path) -> dict[str, str]:
+    """{relative path: sha256} of every file under a folder (the landing folder)."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def audit_rows(db: Path) -> dict[str, int]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in sorted(AUDIT_TABLES)}
+    finally:
+        con.close()
