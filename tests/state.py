@@ -16,7 +16,10 @@ AUDIT_TABLES = {"audit.file_loads", "audit.validation_runs", "audit.validation_e
 SNAPSHOT_STATUS_TABLES = {"quality_status", "quality_file_loads", "_quality_info"}
 
 
-def table_fingerprints(db: Path, skip: set[str] = frozenset()) -> dict[str, tuple[int, int]]:
+def table_fingerprints(db: Path, skip: set[str] = frozenset(),
+                       ignore_columns: set[str] = frozenset()) -> dict[str, tuple[int, int]]:
+    """{schema.table: (rows, sum of row hashes)}; `ignore_columns` leaves out columns that differ
+    between two loads of the same data (a load's uuid, timestamps)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = [f"{s}.{t}" for s, t in con.execute(
@@ -27,7 +30,12 @@ def table_fingerprints(db: Path, skip: set[str] = frozenset()) -> dict[str, tupl
             if name in skip or name.split(".", 1)[-1] in skip:
                 continue
             schema, table = name.split(".", 1)
-            n, h = con.execute(f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{schema}"."{table}" t').fetchone()
+            cols = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                "and table_catalog = current_database() order by ordinal_position", [schema, table]).fetchall()
+                if c not in ignore_columns]
+            row = f"hash({', '.join(chr(34) + c + chr(34) for c in cols)})" if cols else "0"
+            n, h = con.execute(f'select count(*), coalesce(sum({row}::hugeint), 0) from "{schema}"."{table}"').fetchone()
             out[name] = (int(n), int(h))
         return out
     finally:
