@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: all setup run test ui load validate help reports docs status sample bench-run bench clean
+.PHONY: all setup run test ui ui-stop load validate help reports docs status sample bench-run bench clean
 
 all: setup run ## set everything up, then build the warehouse on the bundled sample
 
@@ -38,9 +38,11 @@ run: ## materialise the build_warehouse job in Dagster (generates the sample if 
 test: setup ## run the tests (what CI runs)
 	$(PY) -m pytest
 
-ui: setup ## Dagster UI with the runs of `make run`, the sensor and the schedule (http://127.0.0.1:3000)
-	$(PY) -c "from orchestration.pipeline import prepare_dagster_home; prepare_dagster_home()"
-	$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+ui: setup ## Dagster UI with the runs of `make run`, the sensor and the schedule (http://127.0.0.1:3000); stop: Ctrl-C or `make ui-stop`
+	$(PY) -m orchestration.ui serve --port $${UI_PORT:-3000}
+
+ui-stop: ## stop a Dagster UI started by `make ui` (also one running in the background)
+	$(PY) -m orchestration.ui stop
 
 # Delivered names never reach a shell: FILE, CODEBOOK, WITH, WAVE and YEAR are handed to the CLI
 # through the environment, exactly as typed (not expanded by make, not pasted into a recipe).

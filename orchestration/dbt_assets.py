@@ -3,7 +3,6 @@
 dbt builds in the run's working copy of the warehouse (orchestration/writer.py), never in the live
 file: a failed model, a failed test or a killed build leaves the live warehouse as it was.
 """
-import json
 import os
 
 from dagster import AssetExecutionContext, Failure
@@ -17,13 +16,23 @@ from orchestration.resources import DBT_PROJECT, ensure_dbt_manifest
 from orchestration.writer import GateFailure, WarehouseWriter
 
 
-def dbt_build_args(run_tags) -> list[str]:
-    """One delivery year: the wave-incremental models rebuild only that wave (macros/wave_scope.sql).
-    Every other run (all years, or no partition): a full rebuild."""
+def build_scope(run_tags) -> list[int] | None:
+    """The waves a one-year run rebuilds; None for a run over every year (a full rebuild)."""
     year = run_tags.get("dagster/partition")
-    if year and year.isdigit():
-        return ["build", "--vars", json.dumps({"waves": [int(year)]})]
-    return ["build", "--full-refresh"]
+    return [int(year)] if year and year.isdigit() else None
+
+
+def dbt_build_args(scope: list[int] | None) -> list[str]:
+    """One delivery year: the wave-incremental models rebuild only its wave (macros/wave_scope.sql
+    reads build.scope). Every other run: a full rebuild. No --vars, so partial parsing holds."""
+    return ["build"] if scope else ["build", "--full-refresh"]
+
+
+def write_build_scope(con, scope: list[int] | None) -> None:
+    con.execute("create schema if not exists build")
+    con.execute("create or replace table build.scope (wave integer)")
+    if scope:
+        con.executemany("insert into build.scope values (?)", [[w] for w in scope])
 
 
 @dbt_assets(
@@ -36,8 +45,11 @@ def dbt_build_args(run_tags) -> list[str]:
 def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, writer: WarehouseWriter):
     session = writer.session
     import_gx_in_background()  # the gates after dbt need it; dbt runs in its own process meanwhile
+    scope = build_scope(context.run.tags)
+    with writer.connection() as con:
+        write_build_scope(con, scope)
     os.environ["TRUST_DBT_DATABASE"] = str(session.work)  # dbt_project/profiles.yml reads this
-    invocation = dbt.cli(dbt_build_args(context.run.tags), context=context, raise_on_error=False)
+    invocation = dbt.cli(dbt_build_args(scope), context=context, raise_on_error=False)
     yield from invocation.stream()
     checkpoint("dbt:built")
     if invocation.is_successful():

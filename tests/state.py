@@ -65,3 +65,42 @@ def audit_rows(db: Path) -> dict[str, int]:
         return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in sorted(AUDIT_TABLES)}
     finally:
         con.close()
+
+
+def published_digest(db: Path) -> dict[str, str]:
+    """{table: sha256 of its rows in a canonical order and form} for every published mart of a snapshot:
+    floats by their exact bits (float.hex), so two builds agree only if they are bit-identical.
+    Left out: the snapshot's own bookkeeping (when, which run), its data-quality tables, and the
+    checksums of delivered files (the sample generator's files carry their creation time)."""
+    import json
+    import math
+
+    def canon(v):
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else v.hex()
+        return str(v) if v is not None else None
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for (table,) in con.execute("select table_name from information_schema.tables "
+                                    "where table_schema = 'main' order by table_name").fetchall():
+            if table in SNAPSHOT_STATUS_TABLES or table.startswith("_"):
+                continue
+            cols = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'main' and table_name = ? "
+                "order by ordinal_position", [table]).fetchall() if not c.endswith("sha256")]
+            rows = con.execute(f'select {", ".join(chr(34) + c + chr(34) for c in cols)} from main."{table}" '
+                               "order by all").fetchall()
+            text = json.dumps([cols] + [[canon(v) for v in r] for r in rows], ensure_ascii=False)
+            out[table] = hashlib.sha256(text.encode()).hexdigest()
+        return out
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":  # python -m tests.state <snapshot.duckdb>: the digest to record in tests/published_digest.json
+    import json
+    import sys
+
+    print(json.dumps(published_digest(Path(sys.argv[1])), indent=1, sort_keys=True))

@@ -403,3 +403,40 @@ def test_two_loads_started_at_once_one_runs_the_other_waits(copy_of_build, tmp_p
     n = con.execute("select n_unweighted from marts.mart_client_satisfaction where wave_year = 2027").fetchone()[0]
     con.close()
     assert n == truth["client_satisfaction"]["n_unweighted"]
+
+
+@pytest.mark.e2e
+def test_make_ui_started_in_the_background_stops_with_ui_stop(tmp_path):
+    """`dagster dev` inherited "ignore SIGINT" when backgrounded and kept running; `make ui-stop` stops it."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "UI_PORT": str(port),
+           "TRUST_DATA_DIR": str(tmp_path / "data")}
+    ignore_int = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731  as a backgrounded job
+    ui = subprocess.Popen(["make", "-s", "-C", str(REPO_ROOT), "ui"], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=ignore_int)
+    try:
+        deadline = time.monotonic() + 240
+        up = False
+        while time.monotonic() < deadline and not up:
+            time.sleep(1)
+            try:
+                up = urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2).status == 200
+            except OSError:
+                pass
+        assert up, "the UI did not come up"
+        pgid = int((tmp_path / "home" / "ui.pid").read_text())
+        os.killpg(pgid, 0)  # dagster dev runs in its own process group
+        stop = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "ui-stop"], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert "stopped" in stop.stdout, stop.stdout + stop.stderr
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)
+        ui.wait(timeout=60)
+    finally:
+        if ui.poll() is None:
+            os.killpg(ui.pid, signal.SIGKILL)

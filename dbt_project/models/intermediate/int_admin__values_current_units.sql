@@ -28,7 +28,8 @@ mapped as (
         cell_values.indicator_code,
         cell_values.source_column,
         cell_values.measure,
-        cell_values.value * coalesce(split.share, 1.0) as value,
+        -- decimals: the sums below are exact, whatever order a build adds the rows in
+        cast(cell_values.value as decimal(24, 4)) * cast(coalesce(split.share, 1.0) as decimal(10, 8)) as value,
         split.share is not null as is_split_allocation,
         cell_values.municipality_code as source_municipality_code
     from cell_values

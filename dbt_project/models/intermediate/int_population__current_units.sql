@@ -44,7 +44,7 @@ select
         as population_basis,
     case
         when count(annual_average) = count(*) then 'CSP IRS031, annual average population ' || year
-        else string_agg(distinct ref_date_source, '; ') || ' (no annual series for this unit and year)'
+        else string_agg(distinct ref_date_source, '; ' order by ref_date_source) || ' (no annual series for this unit and year)'
     end as population_source
 from components
 group by current_municipality_code, year

@@ -31,7 +31,8 @@ units_2025 as (
         max(units_2021.stat_region_2009_2023) as stat_region_2009_2023,
         max(units_2021.nuts2016_code) as nuts2016_code,
         sum(units_2021.population) as population,
-        string_agg(distinct strftime(units_2021.population_ref_date, '%Y-%m-%d'), ', ') as population_ref_dates,
+        string_agg(distinct strftime(units_2021.population_ref_date, '%Y-%m-%d'), ', '
+                   order by strftime(units_2021.population_ref_date, '%Y-%m-%d')) as population_ref_dates,
         count(*) > 1 as is_merged
     from to_2025
     inner join units_2021 on to_2025.old_atvk_code = units_2021.atvk_code

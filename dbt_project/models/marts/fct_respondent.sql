@@ -41,7 +41,7 @@ select
         else '75+'
     end as age_band,
     respondents.is_client,
-    weights.weight,
+    cast(weights.weight as decimal(18, 12)) as weight,
     weights.weight_source,
     respondents.weight_delivered,
     waves.has_delivered_weight

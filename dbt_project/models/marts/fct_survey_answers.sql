@@ -1,10 +1,8 @@
 -- The long answers table: respondent x item, the harmonised value with its LV/EN label, or why it
--- is missing, next to the delivered variable and code (provenance). Incremental by wave.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='wave_year', on_schema_change='append_new_columns') }}
-
+-- is missing, next to the delivered variable and code (provenance). A view: the answers are stored
+-- once (int_survey__answers), the labels joined when read.
 with answers as (
     select * from {{ ref('int_survey__answers') }}
-    where {{ only_waves_of_this_run('wave_year') }}
 ),
 
 items as (

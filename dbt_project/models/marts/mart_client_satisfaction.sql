@@ -1,5 +1,6 @@
 -- Client overall satisfaction per wave: shares of the five answers and the top-2 box,
 -- over all clients asked, "hard to say" included in the denominator (the 2017 report's convention).
+-- Weights are decimals (fct_respondent): the sums are exact, so the shares do not depend on row order.
 with answers as (
     select * from {{ ref('int_survey__answers') }}
     where item_code = 'client_satisfaction'
@@ -27,8 +28,8 @@ clients_asked as (
 select
     wave_year,
     cast(count(*) as integer) as n_unweighted,
-    sum(w) as sum_of_weights,
-    string_agg(distinct weight_source, ', ') as weight_source,
+    cast(sum(w) as double) as sum_of_weights,
+    string_agg(distinct weight_source, ', ' order by weight_source) as weight_source,
     sum(case when harmonised_value = 1 then w else 0 end) / sum(w) as share_fully,
     sum(case when harmonised_value = 2 then w else 0 end) / sum(w) as share_rather,
     sum(case when harmonised_value = 3 then w else 0 end) / sum(w) as share_rather_not,

@@ -18,11 +18,11 @@ figures as (
     select
         municipality_code,
         year,
-        sum(value) filter (where row_no like '13.%' and measure = 'count') as recipients_mandatory_services,
-        sum(value) filter (where row_no like '13.%' and measure = 'expenditure_eur') as expenditure_mandatory_services_eur,
-        sum(value) filter (where row_no = '11' and measure = 'count') as day_care_recipients,
-        sum(value) filter (where row_no = '14' and measure = 'count') as waiting_year_end,
-        sum(value) filter (where row_no = '15' and measure = 'count') as social_work_specialists,
+        cast(sum(value) filter (where row_no like '13.%' and measure = 'count') as double) as recipients_mandatory_services,
+        cast(sum(value) filter (where row_no like '13.%' and measure = 'expenditure_eur') as double) as expenditure_mandatory_services_eur,
+        cast(sum(value) filter (where row_no = '11' and measure = 'count') as double) as day_care_recipients,
+        cast(sum(value) filter (where row_no = '14' and measure = 'count') as double) as waiting_year_end,
+        cast(sum(value) filter (where row_no = '15' and measure = 'count') as double) as social_work_specialists,
         bool_or(includes_split_allocation) as includes_split_allocation,
         max(n_source_units) as n_source_units
     from cell_values
