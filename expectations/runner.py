@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from expectations.data_docs_offline import make_offline
 from expectations.frames import Frame
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -161,6 +162,7 @@ def _run_with_data_docs(gx, suite_name: str, frame: Frame, docs_root: Path, add_
         name=name, validation_definitions=[definition],
         actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")]))
     result = checkpoint.run(batch_parameters={"dataframe": frame.df})
+    make_offline(data_docs_index(docs_root).parent)  # the docs' CSS/JS from local copies, not CDNs
     return next(iter(result.run_results.values()))
 
 

@@ -61,7 +61,7 @@ class RunSummary:
         else:
             lines.append("Published snapshot: not refreshed in this run (the last good one, if any, is kept)")
         if self.report.get("built"):
-            lines.append(f"Report site:        {self.report.get('site')}")
+            lines.append(f"Report site:        {self.report.get('site')} ({self.report.get('reason')})")
         elif self.report:
             lines.append(f"Report site:        NOT BUILT - {self.report.get('reason')}")
         else:
@@ -151,7 +151,13 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
             from orchestration.publish import refresh_quality_status
 
             refresh_quality_status(paths.warehouse_path, paths.published_path)
+            # ... and the site is rebuilt so that its data-quality page shows the blocked gate
+            from orchestration.report_site import build_site, site_metadata
+
+            blocked_site = build_site(paths.published_path, paths.data_dir / "logs" / "report_build.log")
     summary = RunSummary(result.run_id, result.success, paths)
+    if not result.success and job_name == "build_warehouse":
+        summary.report = site_metadata(blocked_site)
     started = set()
     for event in result.all_events:
         kind = event.event_type
