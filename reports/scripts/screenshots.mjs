@@ -103,7 +103,7 @@ for (const { name, path: pagePath } of job.pages) {
 			const box = t.getBoundingClientRect();
 			const scroller = t.closest('.table-container, .scrollbox, [class*="overflow"]') ?? t.parentElement;
 			return {
-				headers: [...t.querySelectorAll('th')].map(text),
+				headers: [...t.querySelectorAll('th')].map((th) => (th.textContent || '').trim()),
 				rows: [...t.querySelectorAll('tr')].filter((tr) => tr.querySelector('td')).map((tr) => [...tr.querySelectorAll('td')].map(text)),
 				width: box.width,
 				overflowing: scroller ? scroller.scrollWidth > scroller.clientWidth + 1 : false
