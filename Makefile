@@ -27,8 +27,10 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	touch $@
 
 # `npm install` (not `npm ci`): npm 11 rejects this lock in `ci` for lacking other platforms'
-# optional packages; `install` keeps the locked versions and leaves the lock unchanged.
-reports/node_modules/.installed: reports/package.json reports/package-lock.json
+# optional packages; `install` keeps the locked versions and leaves the lock unchanged. Its
+# postinstall (reports/scripts/patch-evidence-offline.mjs) adapts Evidence to build offline and
+# stops the install, naming the versions it expects, if Evidence was upgraded under it.
+reports/node_modules/.installed: reports/package.json reports/package-lock.json reports/scripts/patch-evidence-offline.mjs
 	cd reports && npm install --no-audit --no-fund
 	touch $@
 
@@ -62,11 +64,12 @@ validate: ## check one file without loading it, writes nothing: make validate FI
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' 
 
-reports: setup ## rebuild the Evidence site from the published snapshot (needs internet, see README)
-	TRUST_REPORTS=$${TRUST_REPORTS:-force} $(PY) -m orchestration.cli reports
+reports: setup ## rebuild the Evidence site (reports/build) from the published snapshot, offline
+	$(PY) -m orchestration.cli reports
 
-docs: setup ## dbt docs (catalog of every model and column) into target/
-	$(VENV)/bin/dbt docs generate --profiles-dir dbt_project
+docs: setup ## dbt docs (every model and column) as one self-contained file: target/static_index.html
+	TRUST_DBT_DATABASE=$${TRUST_DATA_DIR:-$(CURDIR)/data}/warehouse/trust.duckdb $(VENV)/bin/dbt docs generate --static --profiles-dir dbt_project
+	@echo "dbt docs: open $(CURDIR)/target/static_index.html in a browser (works offline, no server needed)"
 
 status: ## what is loaded and validated
 	$(PY) -m orchestration.cli status

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from expectations.data_docs_offline import make_offline
 from expectations.frames import Frame
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -255,6 +256,7 @@ def validate_all(jobs: list[tuple[str, Frame]], suites_dir: Path = SUITES_DIR,
     if docs_root:
         try:
             context.build_data_docs()
+            make_offline(data_docs_index(docs_root).parent)  # the docs' CSS/JS from local copies, not CDNs
         except Exception as exc:  # the docs are a view of the results, which are stored either way
             print(f"GE Data Docs could not be rendered: {exc}")
     return outcomes

@@ -71,7 +71,7 @@ class RunSummary:
         else:
             lines.append("Published snapshot: not refreshed in this run (the last good one, if any, is kept)")
         if self.report.get("built"):
-            lines.append(f"Report site:        {self.report.get('site')}")
+            lines.append(f"Report site:        {self.report.get('site')} ({self.report.get('reason')})")
         elif self.report:
             lines.append(f"Report site:        NOT BUILT - {self.report.get('reason')}")
         else:
@@ -156,8 +156,15 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
             raise SystemExit(f"nothing delivered under {paths.landing_dir} (survey/<wave>/, admin/<year>/)")
         if ingest_config:
             run_config["ops"] = {op: {"config": ingest_config} for op in ("load_survey_waves", "load_admin_extracts")}
+    from orchestration.writer import site_after_failure
+
+    site_after_failure(paths).unlink(missing_ok=True)
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, **kwargs)
     summary = RunSummary(result.run_id, result.success, paths)
+    if not result.success and site_after_failure(paths).exists():  # rebuilt to show what was blocked
+        import json
+
+        summary.report = json.loads(site_after_failure(paths).read_text(encoding="utf-8"))
     started = set()
     for event in result.all_events:
         kind = event.event_type

@@ -1,25 +1,22 @@
-"""Refresh the Evidence report site from the published snapshot, time-boxed.
+"""Build the Evidence report site (reports/build) from the published snapshot, time-boxed.
 
-Evidence's build runs DuckDB-WASM, which downloads its parquet extension from
-DuckDB's extension site at build time; without internet the build hangs
-(STACK.md). So the step first checks that the npm packages are installed and
-that the extension site's name resolves, and then runs ``npm run sources`` and
-``npm run build`` with a hard time limit. When it cannot build, it says so and
-why, and the run goes on: the asset is recorded with ``built: false`` and the
-reason, and the previous site (if any) stays as it was.
+The site builds offline: reports/scripts/patch-evidence-offline.mjs (run by `npm install`) makes
+Evidence read its source tables with parquet-wasm instead of DuckDB-WASM's downloaded parquet
+extension. The step copies the snapshot into reports/sources/warehouse/, runs `npm run sources`
+and `npm run build` (or `build:strict`) with a hard time limit, and reports what happened; a build
+that fails or is killed leaves the previous site in place and the run goes on.
 
-TRUST_REPORTS=auto (default) | skip | force (skip the network probe, keep the time limit)
-TRUST_REPORT_TIMEOUT=seconds (default 600)
+TRUST_REPORTS=auto (default: build) | skip
+TRUST_REPORT_TIMEOUT=seconds for sources + build together (default 600)
+TRUST_REPORT_STRICT=1: `evidence build:strict` (fails on any query or component error; CI and tests)
 """
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
@@ -27,8 +24,11 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from ingest.settings import REPORTS_DIR
 from orchestration.resources import WarehouseResource
 
-EXTENSION_HOST = "extensions.duckdb.org"
 SNAPSHOT_IN_REPORTS = Path("sources") / "warehouse" / "trust_reports.duckdb"
+# The mark reports/scripts/patch-evidence-offline.mjs puts on top of each file it adapted.
+OFFLINE_PATCH_MARK = "/* trust-reports offline parquet patch v2 */"
+OFFLINE_PATCHED = ("build-parquet.js", "client-duckdb/node.js", "client-duckdb/browser.js",
+                   "client-duckdb/offline-parquet.js")
 
 
 @dataclass
@@ -38,23 +38,21 @@ class SiteBuild:
     output_dir: Path | None = None
     log_path: Path | None = None
     seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    pages: int = 0
 
 
-def host_resolves(host: str, timeout: float = 3.0) -> bool:
-    """Resolve a name in a thread, giving up after `timeout` seconds (getaddrinfo has no timeout)."""
-    answer: list[bool] = []
-
-    def probe():
+def offline_patch_missing(reports_dir: Path) -> list[str]:
+    """Files of @evidence-dev/universal-sql that the offline patch has not adapted (empty when applied)."""
+    src = reports_dir / "node_modules" / "@evidence-dev" / "universal-sql" / "src"
+    missing = []
+    for name in OFFLINE_PATCHED:
         try:
-            socket.getaddrinfo(host, 443)
-            answer.append(True)
+            if not (src / name).read_text(encoding="utf-8").startswith(OFFLINE_PATCH_MARK):
+                missing.append(name)
         except OSError:
-            answer.append(False)
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
-    return bool(answer and answer[0])
+            missing.append(name)
+    return missing
 
 
 def _run(cmd: list[str], cwd: Path, log, deadline: float) -> int | None:
@@ -69,35 +67,56 @@ def _run(cmd: list[str], cwd: Path, log, deadline: float) -> int | None:
         return None
 
 
-def build_site(snapshot: Path, log_path: Path, reports_dir: Path = REPORTS_DIR,
-               mode: str | None = None, timeout: float | None = None) -> SiteBuild:
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    keep = [ln for ln in text if ln.strip() and "npm warn" not in ln][-lines:]
+    return "\n".join(keep)
+
+
+def build_site(snapshot: Path, log_path: Path, reports_dir: Path = REPORTS_DIR, mode: str | None = None,
+               timeout: float | None = None, strict: bool | None = None) -> SiteBuild:
     mode = (mode or os.environ.get("TRUST_REPORTS", "auto")).lower()
     timeout = float(timeout or os.environ.get("TRUST_REPORT_TIMEOUT", 600))
+    if strict is None:
+        strict = os.environ.get("TRUST_REPORT_STRICT", "").lower() in ("1", "true", "yes")
     if mode == "skip":
         return SiteBuild(False, "skipped: TRUST_REPORTS=skip")
     if not (reports_dir / "node_modules" / "@evidence-dev" / "evidence").exists():
         return SiteBuild(False, f"Evidence is not installed in {reports_dir}/node_modules: run `make setup`")
-    if mode != "force" and not host_resolves(EXTENSION_HOST):
-        return SiteBuild(
-            False,
-            f"offline: {EXTENSION_HOST} cannot be reached, and Evidence's DuckDB-WASM downloads its parquet "
-            "extension from there at build time (it would hang). The published snapshot is ready; build the "
-            "site on a machine with internet with `make reports`.",
-        )
+    missing = offline_patch_missing(reports_dir)
+    if missing:
+        return SiteBuild(False, "Evidence is installed without the offline patch (not adapted: "
+                         f"{', '.join(missing)}), so its build would wait for a download: run `make setup` "
+                         "(npm install runs reports/scripts/patch-evidence-offline.mjs)")
+    if not Path(snapshot).exists():
+        return SiteBuild(False, f"no published snapshot at {snapshot}")
     shutil.copyfile(snapshot, reports_dir / SNAPSHOT_IN_REPORTS)
     started = time.monotonic()
     deadline = started + timeout
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    steps: dict[str, float] = {}
+    build = "build:strict" if strict else "build"
     with log_path.open("w", encoding="utf-8") as log:
-        for step in (["npm", "run", "sources"], ["npm", "run", "build"]):
-            rc = _run(step, reports_dir, log, deadline)
+        for script in ("sources", build):
+            t0 = time.monotonic()
+            rc = _run(["npm", "run", script], reports_dir, log, deadline)
+            steps[script] = round(time.monotonic() - t0, 1)
             if rc is None:
-                return SiteBuild(False, f"`{' '.join(step)}` did not finish within {timeout:.0f} s (killed); "
-                                 f"see {log_path}", None, log_path, time.monotonic() - started)
+                return SiteBuild(False, f"`npm run {script}` did not finish within {timeout:.0f} s (killed; "
+                                 f"TRUST_REPORT_TIMEOUT); see {log_path}", None, log_path,
+                                 time.monotonic() - started, steps)
             if rc != 0:
-                return SiteBuild(False, f"`{' '.join(step)}` failed with exit code {rc}; see {log_path}",
-                                 None, log_path, time.monotonic() - started)
-    return SiteBuild(True, "built", reports_dir / "build", log_path, time.monotonic() - started)
+                log.flush()
+                return SiteBuild(False, f"`npm run {script}` failed with exit code {rc}; see {log_path}:\n"
+                                 + _tail(log_path), None, log_path, time.monotonic() - started, steps)
+    output = reports_dir / "build"
+    pages = sum(1 for _ in output.rglob("index.html"))
+    seconds = time.monotonic() - started
+    return SiteBuild(True, f"built {pages} pages in {seconds:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in steps.items())})",
+                     output, log_path, seconds, steps, pages)
 
 
 @asset(
@@ -105,52 +124,25 @@ def build_site(snapshot: Path, log_path: Path, reports_dir: Path = REPORTS_DIR,
     deps=[["publish", "report_snapshot"]],
     group_name="reports",
     kinds={"evidence"},
-    description="The Evidence site in reports/build, refreshed from the published snapshot (time-boxed).",
+    description="The Evidence site in reports/build, built offline from the published snapshot (time-boxed).",
 )
 def evidence_site(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     paths = warehouse.paths
     result = build_site(paths.published_path, paths.data_dir / "logs" / "report_build.log")
     if result.built:
-        context.log.info(f"report site built in {result.seconds:.0f} s: {result.output_dir}")
+        context.log.info(f"report site {result.reason}: {result.output_dir}")
     else:
         context.log.warning(f"report site NOT built: {result.reason}")
-    return MaterializeResult(
-        metadata={
-            "built": result.built,
-            "reason": result.reason,
-            "site": str(result.output_dir) if result.output_dir else "",
-            "log": str(result.log_path) if result.log_path else "",
-            "seconds": round(result.seconds, 1),
-        }
-    )
+    return MaterializeResult(metadata=site_metadata(result))
 
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def find_browser() -> str | None:
-    import shutil
-
-    return next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
-
-
-def screenshot(build_dir: Path, page: str, out_png: Path, browser: str, timeout: float = 120) -> Path:
-    """Serve the built site on a free local port and take a headless screenshot of `page`
-    (e.g. "municipalities/0001000/"). Needs no network beyond localhost."""
-    import functools
-    import http.server
-    import socketserver
-    import subprocess
-    import threading
-
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(build_dir))
-    with socketserver.TCPServer(("127.0.0.1", 0), handler) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/{page.lstrip('/')}"
-        try:
-            subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                            "--window-size=1280,2400", "--virtual-time-budget=20000", f"--screenshot={out_png}", url],
-                           check=True, timeout=timeout, capture_output=True)
-        finally:
-            httpd.shutdown()
-    return out_png
+def site_metadata(result: SiteBuild) -> dict:
+    """What the run summary shows about the site (RunSummary.report)."""
+    return {
+        "built": result.built,
+        "reason": result.reason,
+        "site": str(result.output_dir) if result.output_dir else "",
+        "pages": result.pages,
+        "log": str(result.log_path) if result.log_path else "",
+        "seconds": round(result.seconds, 1),
+    }

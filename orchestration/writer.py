@@ -62,6 +62,13 @@ def reap_dead_runs(instance, log=print) -> list[str]:
     return reaped
 
 
+def site_after_failure(paths: Paths) -> Path:
+    """Where a failed run's writer leaves the outcome of the site rebuild for the run's summary."""
+    path = paths.data_dir / "logs" / "report_site_after_failure.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def landing_journal(paths: Paths) -> Path:
     return paths.landing_dir / JOURNAL
 
@@ -188,8 +195,13 @@ class WarehouseWriter(ConfigurableResource):
         finally:
             working_copy.discard(s.work)
         from orchestration.publish import refresh_quality_status  # imported late: publish imports this module
+        from orchestration.report_site import build_site, site_metadata
 
-        refresh_quality_status(s.paths.warehouse_path, s.paths.published_path)
+        if refresh_quality_status(s.paths.warehouse_path, s.paths.published_path):
+            # the site is rebuilt (its figures stay the last good ones) so its data-quality page shows the block
+            site = build_site(s.paths.published_path, s.paths.data_dir / "logs" / "report_build.log")
+            log(f"report site after the failed run: {site.reason}")
+            site_after_failure(s.paths).write_text(json.dumps(site_metadata(site), default=str), encoding="utf-8")
 
 
 def _this_runs_audit(s: RunSession) -> dict[str, list[dict]]:

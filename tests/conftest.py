@@ -20,6 +20,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("TRUST_PSEUDONYM_SALT", "test-session-salt-not-a-secret")
 # A report build that cannot finish must not hold the suite for the default 10 minutes.
 os.environ.setdefault("TRUST_REPORT_TIMEOUT", "300")
+# The Evidence site takes about two minutes to build: pipeline runs in tests skip it; the report
+# tests (tests/test_report_pages.py) build it once per state and look at it.
+os.environ.setdefault("TRUST_REPORTS", "skip")
 
 from ingest.sample import TRUTH_FILE, generate_sample  # noqa: E402
 from ingest.settings import resolve_paths, Paths  # noqa: E402

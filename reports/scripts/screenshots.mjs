@@ -1,0 +1,138 @@
+// Opens pages of the built site in headless Chromium (the OS package; no browser is downloaded),
+// saves a full-page PNG of each and prints, as one JSON line, what a reader would check on it.
+//
+//   node scripts/screenshots.mjs job.json
+//
+// job.json: {"chromium": "/usr/bin/chromium", "baseUrl": "http://127.0.0.1:PORT", "outDir": "...",
+//            "pages": [{"name": "index", "path": "/"}, ...], "width": 1280}
+// Every request the pages make is recorded; one that leaves 127.0.0.1/localhost is blocked and
+// reported in "offsite".
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+fs.mkdirSync(job.outDir, { recursive: true });
+const userDataDir = fs.mkdtempSync(path.join(job.outDir, '.chromium-profile-'));
+
+// The flags this machine kind needs (no sandbox as root; no background traffic to a closed network).
+const context = await chromium.launchPersistentContext(userDataDir, {
+	executablePath: job.chromium,
+	headless: true,
+	args: [
+		'--no-sandbox',
+		'--disable-gpu',
+		'--disable-quic',
+		'--no-first-run',
+		'--disable-background-networking',
+		'--disable-component-update',
+		'--disable-sync'
+	],
+	viewport: { width: job.width ?? 1280, height: 900 },
+	locale: 'lv-LV',
+	timezoneId: 'Europe/Riga'
+});
+
+const isLocal = (url) => {
+	if (/^(data|blob|about|chrome|chrome-extension):/.test(url)) return true;
+	try {
+		return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+	} catch {
+		return false;
+	}
+};
+
+const offsite = [];
+const requests = [];
+await context.route('**/*', (route) => {
+	const url = route.request().url();
+	requests.push(url);
+	if (isLocal(url)) return route.continue();
+	offsite.push(url);
+	return route.abort('blockedbyclient');
+});
+
+const results = [];
+for (const { name, path: pagePath } of job.pages) {
+	const page = await context.newPage();
+	const consoleErrors = [];
+	page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+	page.on('pageerror', (e) => consoleErrors.push(String(e)));
+	const url = job.baseUrl + pagePath;
+	let status = null;
+	try {
+		const response = await page.goto(url, { waitUntil: 'networkidle', timeout: 60000 });
+		status = response ? response.status() : null;
+		// Evidence shows skeletons while queries load in the browser; wait for them to go,
+		// then for chart animations (500 ms) to end.
+		await page
+			.waitForFunction(() => !document.querySelector('.animate-pulse, [data-testid="loading"]'), null, {
+				timeout: 30000
+			})
+			.catch(() => {});
+		await page.waitForTimeout(1500);
+	} catch (e) {
+		consoleErrors.push(`navigation: ${e}`);
+	}
+	const info = await page.evaluate(() => {
+		const text = (el) => (el.innerText || '').trim();
+		const charts = Object.values(window[Symbol.for('__evidence-chart-window-debug__')] ?? {})
+			.filter((c) => c && !c.isDisposed?.())
+			.map((c) => {
+				const o = c.getOption() ?? {};
+				const series = (o.series ?? []).map((s) => ({
+					type: s.type,
+					name: s.name ?? null,
+					points: (s.data ?? []).filter((d) => d !== null && d !== undefined).length,
+					values: (s.data ?? []).map((d) => (Array.isArray(d) ? d : d && typeof d === 'object' && 'value' in d ? d.value : d))
+				}));
+				const dom = c.getDom();
+				const r = dom.getBoundingClientRect();
+				return {
+					series,
+					xAxis: (o.xAxis ?? []).map((a) => ({ type: a.type, data: a.data ?? null })),
+					legend: (o.legend ?? []).flatMap((l) => (l.data ?? []).map((d) => (typeof d === 'object' ? d.name : d))),
+					title: (o.title ?? []).map((t) => t.text).filter(Boolean),
+					width: r.width,
+					height: r.height
+				};
+			});
+		// Evidence's error boxes (ErrorChart, BigValueError, ValueError) share this class
+		const errorBoxes = [...document.querySelectorAll('.bg-negative\\/10')].map(text);
+		const tables = [...document.querySelectorAll('table')].map((t) => {
+			const box = t.getBoundingClientRect();
+			const scroller = t.closest('.table-container, .scrollbox, [class*="overflow"]') ?? t.parentElement;
+			return {
+				headers: [...t.querySelectorAll('th')].map((th) => (th.textContent || '').trim()),
+				rows: [...t.querySelectorAll('tr')].filter((tr) => tr.querySelector('td')).map((tr) => [...tr.querySelectorAll('td')].map(text)),
+				width: box.width,
+				overflowing: scroller ? scroller.scrollWidth > scroller.clientWidth + 1 : false
+			};
+		});
+		return {
+			title: document.title,
+			headings: [...document.querySelectorAll('h1, h2, h3')].map(text),
+			text: document.body.innerText,
+			errorBoxes,
+			charts,
+			tables,
+			pageWidth: document.documentElement.scrollWidth,
+			cssRules: [...document.styleSheets].reduce((n, sh) => {
+				try {
+					return n + sh.cssRules.length;
+				} catch {
+					return n;
+				}
+			}, 0),
+			jquery: typeof window.jQuery === 'function',
+			viewportWidth: window.innerWidth
+		};
+	});
+	const png = path.join(job.outDir, `${name}.png`);
+	await page.screenshot({ path: png, fullPage: true });
+	results.push({ name, url, status, png, consoleErrors, ...info });
+	await page.close();
+}
+await context.close();
+fs.rmSync(userDataDir, { recursive: true, force: true });
+console.log(JSON.stringify({ pages: results, offsite, requests: requests.length }));
