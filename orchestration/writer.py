@@ -226,10 +226,12 @@ def _this_runs_audit(s: RunSession) -> dict[str, list[dict]]:
         pass  # a working copy without the audit tables yet: nothing to carry over
     finally:
         con.close()
-    for r in out["file_loads"]:
-        if r["status"] != "loaded":
-            continue
-        gate = _implicating_gate(s, r)
+    loaded = [r for r in out["file_loads"] if r["status"] == "loaded"]
+    # a gate that points at no delivery of this run (say, the year after the new one) still blocked
+    # it: the run's new deliveries are the only change from the last good state, so it holds them all
+    pointed = any(_implicating_gate(s, r) for r in loaded)
+    for r in loaded:
+        gate = _implicating_gate(s, r) or (s.gate_failures[0] if s.gate_failures and not pointed else None)
         what = f"{'survey wave' if r['source_kind'] == 'survey' else 'admin extract'} {r['delivery_year'] or ''}".strip()
         if gate is not None:
             r["status"] = "quarantined"

@@ -440,3 +440,36 @@ def test_make_ui_started_in_the_background_stops_with_ui_stop(tmp_path):
     finally:
         if ui.poll() is None:
             os.killpg(ui.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("gates, failure, expected", [
+    ([("provision", {2024})], None, {"survey": "not_promoted", "admin": "quarantined"}),
+    ([("survey_waves", {2027})], None, {"survey": "quarantined", "admin": "not_promoted"}),
+    ([("provision", {2025})], None, {"survey": "quarantined", "admin": "quarantined"}),  # points at no delivery
+    ([("dbt data tests", None)], None, {"survey": "quarantined", "admin": "quarantined"}),
+    ([], "dbt could not build mart_x", {"survey": "not_promoted", "admin": "not_promoted"}),
+])
+def test_a_blocked_run_quarantines_what_the_gate_points_at(tmp_path, gates, failure, expected):
+    """Which of a failed run's deliveries are quarantined (held until corrected or retried) and which
+    merely not promoted (retried next run): the gate's years decide; a model error quarantines nothing."""
+    from ingest.settings import resolve_paths
+    from ingest.warehouse import connect
+    from orchestration.writer import GateFailure, RunSession, _this_runs_audit
+
+    work = tmp_path / "wh.duckdb.building"
+    con = connect(work)
+    for kind, year in (("survey", 2027), ("admin", 2024)):
+        con.execute("insert into audit.file_loads (load_id, source_kind, partition_key, file_name, file_path, sha256, "
+                    "size_bytes, status, loaded_at, delivery_year, run_id) values (?, ?, ?, 'f', '/f', 'x', 1, "
+                    "'loaded', now(), ?, 'run-1')", [f"{kind}-load", kind, str(year), year])
+    con.execute("insert into audit.file_loads (load_id, source_kind, partition_key, file_name, file_path, sha256, "
+                "size_bytes, status, loaded_at, delivery_year, run_id) values ('old', 'survey', '2026', 'f', '/f', "
+                "'y', 1, 'loaded', now(), 2026, 'an earlier run')")
+    con.close()
+    session = RunSession(resolve_paths(tmp_path), "run-1", work,
+                         gate_failures=[GateFailure(g, "why", y) for g, y in gates], failure=failure)
+    rows = _this_runs_audit(session)["file_loads"]
+    assert {r["source_kind"]: r["status"] for r in rows} == expected  # the earlier run's row is not this run's
+    for r in rows:
+        assert "/" not in r["public_message"] and r["public_message"].startswith(
+            "survey wave 2027" if r["source_kind"] == "survey" else "admin extract 2024")
