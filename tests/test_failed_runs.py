@@ -159,7 +159,7 @@ def test_a_wave_for_the_wrong_year_is_rejected_and_the_good_file_stays(ops, tmp_
     before = state(ops)
     assert load(wrong, "--wave", 2027) == 1
     out = capsys.readouterr().out
-    assert "REJECTED" in out and "not in the file" in out
+    assert "rejected" in out and "not in the file" in out
     assert_nothing_changed(ops, before)
     assert last_status(ops, 2027)[0] == "rejected"
     assert main(["run"]) == 0
