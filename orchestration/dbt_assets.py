@@ -3,7 +3,11 @@
 dbt builds in the run's working copy of the warehouse (orchestration/writer.py), never in the live
 file: a failed model, a failed test or a killed build leaves the live warehouse as it was.
 """
+import fcntl
 import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 from dagster import AssetExecutionContext, Failure
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -35,6 +39,35 @@ def write_build_scope(con, scope: list[int] | None) -> None:
         con.executemany("insert into build.scope values (?)", [[w] for w in scope])
 
 
+@contextmanager
+def linked_database(work: Path, live: Path):
+    """dbt opens the working copy through a link of a fixed name (target/run/<live file name>), so
+    its profile, and with it dbt's partial parsing, is the same in every run and data folder.
+    DuckDB resolves the link: the write-ahead log stays beside the working copy itself."""
+    link = DBT_PROJECT.project_dir / "target" / "run" / live.name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    # Runs on other data folders in this checkout (a test beside a benchmark) share the link: one at a time.
+    fd = os.open(link.parent / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        link.unlink(missing_ok=True)
+        os.symlink(work, link)
+        try:
+            yield str(link.relative_to(DBT_PROJECT.project_dir))
+        finally:
+            link.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def keep_partial_parse(invocation) -> None:
+    """dagster-dbt starts every invocation from target/partial_parse.msgpack: keep this run's, so
+    the next run parses only what changed."""
+    made = Path(invocation.target_path) / "partial_parse.msgpack"
+    if made.exists():
+        shutil.copyfile(made, DBT_PROJECT.project_dir / "target" / "partial_parse.msgpack")
+
+
 @dbt_assets(
     manifest=ensure_dbt_manifest(),
     project=DBT_PROJECT,
@@ -48,9 +81,11 @@ def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, writer: Wareh
     scope = build_scope(context.run.tags)
     with writer.connection() as con:
         write_build_scope(con, scope)
-    os.environ["TRUST_DBT_DATABASE"] = str(session.work)  # dbt_project/profiles.yml reads this
-    invocation = dbt.cli(dbt_build_args(scope), context=context, raise_on_error=False)
-    yield from invocation.stream()
+    with linked_database(session.work, session.paths.warehouse_path) as profile_path:
+        os.environ["TRUST_DBT_DATABASE"] = profile_path  # dbt_project/profiles.yml reads this
+        invocation = dbt.cli(dbt_build_args(scope), context=context, raise_on_error=False)
+        yield from invocation.stream()
+    keep_partial_parse(invocation)
     checkpoint("dbt:built")
     if invocation.is_successful():
         return
