@@ -39,8 +39,15 @@ def published_models(manifest_path: Path) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def excluded_columns(manifest_path: Path) -> dict[str, list[str]]:
+    """Columns a published mart keeps in the warehouse only (meta.publish_exclude), e.g. delivered file names."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    return {node["name"]: list((node["config"].get("meta") or {}).get("publish_exclude") or [])
+            for node in manifest["nodes"].values() if node["resource_type"] == "model"}
+
+
 def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tuple[str, str]],
-                     run_id: str | None = None) -> dict:
+                     run_id: str | None = None, exclude: dict[str, list[str]] | None = None) -> dict:
     published_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = published_path.with_name(published_path.name + ".tmp")
     for leftover in (tmp, Path(str(tmp) + ".wal")):
@@ -50,7 +57,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
     try:
         con.execute(f"attach {sql_literal(warehouse_path)} as wh (read_only)")
         for schema, name in tables:
-            con.execute(f'create table main."{name}" as select * from wh."{schema}"."{name}"')
+            left_out = (exclude or {}).get(name) or []
+            star = "*" + (f" exclude ({', '.join(chr(34) + c + chr(34) for c in left_out)})" if left_out else "")
+            con.execute(f'create table main."{name}" as select {star} from wh."{schema}"."{name}"')
             counts[name] = con.execute(f'select count(*) from main."{name}"').fetchone()[0]
         con.execute(
             "create table main._snapshot_info as select ?::timestamptz as published_at, ? as run_id, ? as tables",
@@ -118,6 +127,7 @@ def refresh_quality_status(warehouse_path: Path, published_path: Path) -> bool:
 
 
 PUBLISHED = published_models(ensure_dbt_manifest())
+PUBLISH_EXCLUDE = excluded_columns(ensure_dbt_manifest())
 
 
 @asset(
@@ -133,6 +143,7 @@ def report_snapshot(context: AssetExecutionContext, writer: WarehouseWriter) -> 
     paths = writer.session.paths
     writer.promote()
     context.log.info(f"promoted the run's working copy to {paths.warehouse_path}")
-    counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run.run_id)
+    counts = publish_snapshot(paths.warehouse_path, paths.published_path, PUBLISHED, context.run.run_id,
+                              PUBLISH_EXCLUDE)
     context.log.info(f"published {len(counts)} marts to {paths.published_path}")
     return MaterializeResult(metadata={"path": str(paths.published_path), **{f"rows.{k}": v for k, v in counts.items()}})
