@@ -56,9 +56,9 @@ def load(*args) -> int:
 
 
 @pytest.mark.parametrize("fault, status", [
-    ("dbt:model-error:mart_client_satisfaction", "not_promoted"),   # a failing dbt model
-    ("dbt:python-crash:int_survey__weights", "not_promoted"),       # a crash in a Python model
-    ("dbt:test-failure", "quarantined"),                           # a failing dbt data test
+    pytest.param("dbt:model-error:mart_client_satisfaction", "not_promoted", id="model_error"),
+    pytest.param("dbt:python-crash:int_survey__weights", "not_promoted", id="python_crash"),
+    pytest.param("dbt:test-failure", "quarantined", id="test_failure"),
 ])
 def test_a_failing_dbt_build_changes_nothing(ops, tmp_path, monkeypatch, fault, status):
     new_file, _ = corrected_wave(tmp_path, 2027)
