@@ -5,9 +5,11 @@ TRUST_LANDING_DIR     delivered files (default: $TRUST_DATA_DIR/landing)
 TRUST_WAREHOUSE_PATH  the DuckDB warehouse (default: $TRUST_DATA_DIR/warehouse/trust.duckdb)
 TRUST_PUBLISHED_PATH  the snapshot reports read (default: $TRUST_DATA_DIR/published/trust_reports.duckdb)
 TRUST_CODEBOOK_DIR    wave codebooks wave_<year>.yml (default: ingest/codebooks)
+TRUST_TODAY           the date deliveries are checked against (default: the system date)
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +34,64 @@ def current_boundary_set() -> str:
     return current[0]
 
 
-def latest_allowed_year() -> int:
-    """Deliveries for later years are rejected (ingest/config/monitoring.yml)."""
+SAMPLE_TRUTH_FILE = "sample_truth.json"  # written by ingest/sample beside the landing folder it fills
+
+
+def today(delivered: str | os.PathLike | None = None) -> "datetime.date":
+    """The date deliveries are checked against (no year is capped by a constant).
+
+    ``TRUST_TODAY`` (YYYY-MM-DD) when set, e.g. by tests that load a 2031 wave; else the system
+    date. The bundled synthetic sample simulates deliveries up to its last year (2028), which
+    may lie ahead of the machine's clock: for a file delivered into a landing folder the sample
+    generator filled (its ``sample_truth.json`` beside the folder; without a file: the configured
+    landing folder), the clock is at least 1 January after the sample's last year. Real
+    deliveries never have that file."""
     import datetime
 
-    import yaml
+    text = os.environ.get("TRUST_TODAY", "").strip()
+    if text:
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"TRUST_TODAY must be a date YYYY-MM-DD, not {text!r}") from None
+    clock = datetime.date.today()
+    # the delivered file's landing folder, or (for checks on loaded data) the configured one
+    anchor = Path(delivered) if delivered is not None else resolve_paths().landing_dir / "survey" / "0" / "_"
+    last = _sample_last_year(anchor)
+    if last is not None:
+        clock = max(clock, datetime.date(last + 1, 1, 1))
+    return clock
 
-    period = yaml.safe_load((CONFIG_DIR / "monitoring.yml").read_text(encoding="utf-8"))
-    return max(datetime.date.today().year, int(period["last_year"]))
+
+def _sample_last_year(delivered: Path) -> int | None:
+    """The last year of the synthetic sample whose landing folder holds `delivered`, if it is one."""
+    for folder in list(delivered.resolve().parents)[:4]:
+        truth = folder / SAMPLE_TRUTH_FILE
+        if truth.is_file():
+            return _last_year_of_truth(str(truth), truth.stat().st_mtime_ns)
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _last_year_of_truth(path: str, _mtime_ns: int) -> int | None:
+    import json
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        years = [int(y) for y in doc.get("survey", {})] + [int(y) for y in doc.get("admin", {}).get("years", [])]
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return max(years) if years else None
+
+
+def latest_allowed_year(delivered: str | os.PathLike | None = None) -> int:
+    """The latest report or wave year a delivery may carry: the year of ``today()``."""
+    return today(delivered).year
+
+
+def first_allowed_year() -> int:
+    """The earliest report year with reference units (seed reference/boundary_sets)."""
+    return min(int(r["first_report_year"]) for r in read_seed("reference/boundary_sets"))
 
 
 def codebook_dir() -> Path:
