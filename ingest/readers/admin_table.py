@@ -141,6 +141,12 @@ def _after_label(text: str, label: str) -> str | None:
     return rest.strip().lstrip(":-–—").strip()
 
 
+def _is_label(value, labels: dict[str, list[str]]) -> bool:
+    """Whether a cell is itself a title label (then it is not the value of the label before it)."""
+    return isinstance(value, str) and any(_after_label(value, lab) is not None
+                                          for options in labels.values() for lab in options)
+
+
 def _title(path: Path, sheet: str, grid: list[list], header_idx: int, layout: dict) -> dict[str, _Found]:
     """Municipality name/code and year from the cells above the header, wherever they are."""
     found: dict[str, _Found] = {}
@@ -167,9 +173,9 @@ def _title(path: Path, sheet: str, grid: list[list], header_idx: int, layout: di
                     else:  # label and value in neighbouring cells: the next filled cell to the right, or below
                         right = next(((k, w) for k, w in enumerate(row[j + 1:], j + 1) if cell_text(w)), None)
                         below = grid[i + 1][j] if i + 1 < header_idx and j < len(grid[i + 1]) else None
-                        if right is not None:
+                        if right is not None and not _is_label(right[1], labels):
                             found[key] = _Found(right[1], sheet, i + 1, right[0] + 1, text)
-                        elif cell_text(below):
+                        elif cell_text(below) and not _is_label(below, labels):
                             found[key] = _Found(below, sheet, i + 2, j + 1, text)
                         else:
                             raise IngestError(path, f"{label!r} has no value beside it", sheet=sheet, row=i + 1,

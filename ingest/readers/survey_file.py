@@ -520,14 +520,17 @@ def _municipalities(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series,
 
 
 def _check_calendar(path: Path, cb: Codebook) -> None:
-    """A wave whose fieldwork has not ended yet (by today's date) cannot have been delivered."""
-    start, end = cb.reference_period
+    """A wave cannot be delivered before its fieldwork ended (by today's date, ``settings.today``);
+    without fieldwork dates, before its year began. No constant caps the wave year."""
     now = today(path)
-    if end > now:
-        what = (f"the wave's fieldwork ({start} to {end}, codebook {cb.path.name})" if cb.fieldwork
-                else f"wave {cb.wave} (codebook {cb.path.name}, no fieldwork dates)")
-        raise IngestError(path, f"{what} ends after today ({now}): a delivery from the future? Check the wave "
-                          "year and the codebook's fieldwork dates")
+    if cb.fieldwork:
+        start, end = cb.fieldwork
+        if end > now:
+            raise IngestError(path, f"the wave's fieldwork ({start} to {end}, codebook {cb.path.name}) ends after "
+                              f"today ({now}): a delivery from the future? Check the codebook's wave and fieldwork")
+    elif cb.wave > now.year:
+        raise IngestError(path, f"wave {cb.wave} (codebook {cb.path.name}) is after the current year {now.year} "
+                          f"(today is {now}): a delivery from the future? Check the codebook's wave")
 
 
 def read_survey_file(path: str | Path, codebook: Codebook) -> SurveyDelivery:
