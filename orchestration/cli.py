@@ -88,6 +88,8 @@ def _dry_run(path: Path, args) -> tuple[bool, str]:
             result = load_admin_extract(con, path, expected_year=args.year)
             print(f"  parsed: {result['key']}, {result['rows']} indicator rows", flush=True)
             frames = [("raw_admin_extract", admin_frame(con))]
+        for note in result.get("notes", []):  # columns ignored, aliases applied, rows skipped
+            print(f"  note: {note}", flush=True)
         print("running the quality gate ...", flush=True)
         outcomes = [validate(suite, frame) for suite, frame in frames]
         for o in outcomes:
