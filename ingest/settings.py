@@ -65,7 +65,11 @@ def today(delivered: str | os.PathLike | None = None) -> "datetime.date":
 
 def _sample_last_year(delivered: Path) -> int | None:
     """The last year of the synthetic sample whose landing folder holds `delivered`, if it is one."""
-    for folder in list(delivered.resolve().parents)[:4]:
+    return _sample_last_year_near(str(Path(os.path.abspath(delivered)).parent))
+
+
+def _sample_last_year_near(folder: str) -> int | None:
+    for folder in [Path(folder), *list(Path(folder).parents)[:3]]:
         truth = folder / SAMPLE_TRUTH_FILE
         if truth.is_file():
             return _last_year_of_truth(str(truth), truth.stat().st_mtime_ns)
@@ -89,6 +93,7 @@ def latest_allowed_year(delivered: str | os.PathLike | None = None) -> int:
     return today(delivered).year
 
 
+@functools.lru_cache(maxsize=1)
 def first_allowed_year() -> int:
     """The earliest report year with reference units (seed reference/boundary_sets)."""
     return min(int(r["first_report_year"]) for r in read_seed("reference/boundary_sets"))

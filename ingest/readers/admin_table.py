@@ -27,6 +27,7 @@ not report, come from the workbook's XML (``xlsx_inspect.py``).
 """
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -57,12 +58,23 @@ def load_layout(path: Path = LAYOUT_FILE) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+@functools.lru_cache(maxsize=1)
+def _indicator_rows() -> tuple[dict, ...]:
+    return tuple(read_seed("admin_indicators"))
+
+
 def known_row_numbers() -> set[str]:
-    return {r["row_no"] for r in read_seed("admin_indicators")}
+    return {r["row_no"] for r in _indicator_rows()}
 
 
 def _row_units() -> dict[str, str]:
-    return {r["row_no"]: r["unit"] for r in read_seed("admin_indicators")}
+    return {r["row_no"]: r["unit"] for r in _indicator_rows()}
+
+
+@functools.lru_cache(maxsize=8)
+def _header_keys(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """(normalised header text, key) of the layout's columns, normalised once."""
+    return tuple((_norm(h), k) for h, k in headers)
 
 
 def _norm(text) -> str:
@@ -306,16 +318,17 @@ def _read_sheet(path: Path, name: str, grid: list[list], facts, layout: dict):
                and not any(ROW_NO.match(str(v).strip()) for v in grid[last_header + 1] if v is not None)):
             last_header += 1
     width = max(len(grid[i]) for i in range(header_idx, last_header + 1))
+    header_keys = _header_keys(tuple((c["header"], c["key"]) for c in layout["columns"]))
     colmap: dict[int, str] = {}
     for j in range(width):
         texts = [grid[i][j] for i in range(header_idx, last_header + 1) if j < len(grid[i]) and grid[i][j] is not None]
         if not texts:
             continue
-        value = texts[-1]
-        key = next((c["key"] for c in layout["columns"] if _norm(value).startswith(_norm(c["header"]))), None)
+        value = _norm(texts[-1])
+        key = next((k for h, k in header_keys if value.startswith(h)), None)
         if key is None:
             raise IngestError(path, "header cell not in the layout", sheet=name, row=header_idx + 1,
-                              column=column_letter(j + 1), value=value)
+                              column=column_letter(j + 1), value=texts[-1])
         colmap[j] = key
     absent = [c["key"] for c in layout["columns"] if c["key"] not in colmap.values()]
     if absent:

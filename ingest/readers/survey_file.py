@@ -284,13 +284,13 @@ def _decode(path: Path, encoding: str) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         raise IngestError(path, f"the file is UTF-8 encoded (it starts with a UTF-8 byte-order mark), but its "
                           f"codebook says {encoding}; re-export it or correct delivery.encoding")
-    try:
-        as_utf8 = data.decode("utf-8")
-        if any(ord(ch) > 127 for ch in as_utf8):
+    if not data.isascii():
+        try:
+            data.decode("utf-8")  # non-ASCII bytes that are valid UTF-8: a UTF-8 file
             raise IngestError(path, f"the file is UTF-8 encoded, but its codebook says {encoding}; "
                               "re-export it or correct delivery.encoding")
-    except UnicodeDecodeError:
-        pass
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -363,14 +363,19 @@ def _to_numbers(values: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
     Text numbers may use the delivery's decimal mark and spaces as thousands separators."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64"), pd.Series(False, index=values.index)
-    text = values.astype("string").str.strip()
-    text = text.mask(text == "")
-    cleaned = text
-    if decimal != ".":
-        cleaned = cleaned.str.replace(decimal, ".", regex=False)
-    cleaned = cleaned.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
-    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
-    return numbers, (text.notna() & numbers.isna()).fillna(False).astype(bool)
+    obj = values.astype(object)
+    numbers = pd.to_numeric(obj, errors="coerce").astype("float64")  # plain numbers, fast
+    empty = obj.isna().to_numpy() | (obj.to_numpy() == "")
+    todo = numbers.isna().to_numpy() & ~empty
+    bad = np.zeros(len(obj), dtype=bool)
+    if todo.any():  # decimal commas, spaces, text: cleaned one by one
+        text = obj[todo].astype(str).str.strip()
+        cleaned = text.str.replace(decimal, ".", regex=False) if decimal != "." else text
+        cleaned = cleaned.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+        parsed = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+        numbers.loc[todo] = parsed.to_numpy()
+        bad[todo] = (parsed.isna() & (text != "")).to_numpy()
+    return numbers, pd.Series(bad, index=values.index)
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -307,3 +307,48 @@ def test_a_2031_wave_loads_once_its_fieldwork_is_over(con, tmp_path, monkeypatch
     result = load_survey_wave(con, path, cb)
     assert result["status"] == "loaded" and result["respondents"] == 42
     assert con.execute("select wave, n_respondents from raw.survey_waves").fetchall() == [(2031, 42)]
+
+
+# --- 6. an Excel wave written by a script ----------------------------------------------------------------------------
+
+def excel_wave(tmp_path: Path, edit=None) -> tuple[Path, object]:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Dati"
+    ws.append(HEADER)
+    for r in rows_by_rule(30, ["0001000", "0034000"]):
+        ws.append([r[0], r[1], r[2], r[3], r[4], r[5], float(r[6].replace(",", "."))])
+    if edit:
+        edit(ws)
+    path = tmp_path / "landing" / "survey" / "2029" / "aptauja_2029.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    cb = codebook(tmp_path, 2029, codebook_yaml(2029, fmt="excel", data_file="*.xlsx",
+                                                fieldwork=("2029-02-01", "2029-03-31")))
+    return path, cb
+
+
+def test_an_excel_wave_loads_with_its_figures(con, tmp_path):
+    path, cb = excel_wave(tmp_path)
+    assert load_survey_wave(con, path, cb)["respondents"] == 30
+    rows = rows_by_rule(30, ["0001000", "0034000"])
+    assert [float(v) for v in cell_values(con, 2029, "svars")] == [float(r[6].replace(",", ".")) for r in rows]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda ws: ws.__setitem__("G5", "=1/2"),
+         "cell 'Dati'!G5: formula =1/2 has no saved value (the workbook was written by a program that does not "
+         "calculate): open and save it in Excel or LibreOffice, or deliver values"),
+        (lambda ws: ws.merge_cells("E6:F6"),
+         "cell 'Dati'!E6: merged cells E6:F6: one value shown over several cells; unmerge them and fill every cell"),
+    ],
+    ids=["formula_without_value", "merged_cells"],
+)
+def test_an_excel_wave_with_a_formula_or_merged_cells_is_rejected(con, tmp_path, edit, message):
+    path, cb = excel_wave(tmp_path, edit)
+    err = rejected(con, path, cb)
+    assert err.describe() == f"file {path}, {message}"
