@@ -59,11 +59,15 @@ def future_build(sample_build, tmp_path_factory):
     codebooks = root / "codebooks"
     shutil.copytree(CODEBOOK_DIR, codebooks)
     (codebooks / "wave_2031.yml").write_text(
-        codebook_yaml(2031, fieldwork=("2031-02-03", "2031-03-27"), expected=(500, 5000)), encoding="utf-8")
+        codebook_yaml(2031, fieldwork=("2031-02-03", "2031-03-27"), expected=(500, 5000),
+                      extra="kept_attributes:\n  interview_date: {variable: int_datums}\n"), encoding="utf-8")
     mp.setenv("TRUST_CODEBOOK_DIR", str(codebooks))
     codes = [code for code, _ in _units()]
     wave = rows_by_rule(630, codes, first_id=310001)
-    write_bytes(paths.survey_landing / "2031" / "monitorings_2031_dati.csv", csv_bytes(HEADER, wave))
+    # the firm's file also carries an interview date (kept) and the interviewer's name (not mapped: ignored)
+    extra = [[f"2031-02-{3 + i % 20:02d}", f"Intervētāja {i % 9}"] for i in range(len(wave))]
+    write_bytes(paths.survey_landing / "2031" / "monitorings_2031_dati.csv",
+                csv_bytes(HEADER + ["int_datums", "intervetajs"], [r + e for r, e in zip(wave, extra)]))
     for i, (code, name) in enumerate(_units()):
         extract_2030(paths.admin_landing / "2030" / f"{name} 2030.xlsx", code, name, i)
     summary = run_pipeline()
@@ -89,6 +93,19 @@ def test_a_2031_wave_and_2030_extracts_load_and_reach_the_marts(future_build):
     top2 = sum(w for r, w in zip(wave, weights) if r[5] in (1, 2)) / sum(weights)
     assert trust == (pytest.approx(top2),)
     assert aliases == [("admin", "0038000", 1), ("survey", "0038000", madona)]
+
+
+def test_a_kept_attribute_is_kept_and_an_unmapped_name_is_stored_nowhere(future_build):
+    paths, wave, summary = future_build
+    assert summary.success
+    with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
+        kept = con.execute("select value_text from raw.survey_cells where wave = 2031 and variable = 'int_datums' "
+                           "order by row_number").fetchall()
+        names = con.execute("select count(*) from raw.survey_cells where value_text like 'Intervētāja%'").fetchone()
+        ignored = con.execute("select column_name, position from audit.ignored_columns where partition_key = '2031'"
+                              ).fetchall()
+    assert [r[0] for r in kept] == [f"2031-02-{3 + i % 20:02d}" for i in range(len(wave))]
+    assert names == (0,) and ignored == [("intervetajs", 9)]
 
 
 def test_a_year_after_the_reference_population_uses_the_newest_with_a_flag(future_build):
