@@ -124,7 +124,7 @@ def test_rejected_workbook_reaches_neither_raw_tables_nor_marts(copy_of_build):
 
     assert not summary.success
     message = summary.step_failures["load_admin_extracts"]
-    assert "LM_datu_tabula_0031000_2022.xlsx" in message and "row 10" in message and "column 'D'" in message
+    assert "LM_datu_tabula_0031000_2022.xlsx" in message and "cell 'Datu tabula'!D10" in message
     assert "dbt_build" in summary.skipped_steps and not summary.materialized_any("marts/")
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
         assert provision(con) == before
