@@ -77,7 +77,9 @@ class _Table:
 
 # --- size before parsing -----------------------------------------------------------------------
 
-def _check_size(path: Path, cb: Codebook, n_rows: int | None, counted: str) -> None:
+def _check_size(path: Path, cb: Codebook, n_rows: int | None, counted: str, exact: bool = False) -> None:
+    """Rows against the wave's expected size. Before parsing (`exact` False) the count is the
+    file's own claim or a line count, so only "too many" is decided there; after parsing both."""
     if n_rows is None:
         return
     lo, hi = cb.expected_respondents
@@ -85,7 +87,7 @@ def _check_size(path: Path, cb: Codebook, n_rows: int | None, counted: str) -> N
         raise IngestError(path, f"the file has {n_rows} {counted}, more than the {hi} respondents expected for "
                           f"wave {cb.wave} (expected_respondents in codebook {cb.path.name} or "
                           "ingest/config/survey_delivery.yml); it was not read further")
-    if n_rows < lo:
+    if exact and n_rows < lo:
         raise IngestError(path, f"the file has {n_rows} {counted}, fewer than the {lo} respondents expected for "
                           f"wave {cb.wave} (expected_respondents in codebook {cb.path.name} or "
                           "ingest/config/survey_delivery.yml): a truncated or partial delivery?")
@@ -550,7 +552,7 @@ def read_survey_file(path: str | Path, codebook: Codebook) -> SurveyDelivery:
              "csv": lambda: _from_csv(path, codebook)}[fmt]()
     if table.df.empty:
         raise IngestError(path, "the file has no respondents")
-    _check_size(path, codebook, len(table.df), "respondents")
+    _check_size(path, codebook, len(table.df), "respondents", exact=True)
     _select_columns(path, table, codebook)
     df, ids = _convert(path, table, codebook)
     _check_against_codebook(path, table, df, ids, codebook)

@@ -352,3 +352,12 @@ def test_an_excel_wave_with_a_formula_or_merged_cells_is_rejected(con, tmp_path,
     path, cb = excel_wave(tmp_path, edit)
     err = rejected(con, path, cb)
     assert err.describe() == f"file {path}, {message}"
+
+
+def test_a_wave_far_smaller_than_expected_is_refused(con, tmp_path):
+    path, cb = deliver(tmp_path, 2029, "dati.csv", csv_bytes(HEADER, rows_by_rule(12, ["0001000"])),
+                       codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31"), expected=(500, 20000)))
+    err = rejected(con, path, cb)
+    assert err.describe() == (f"file {path}: the file has 12 respondents, fewer than the 500 respondents expected for "
+                              "wave 2029 (expected_respondents in codebook wave_2029.yml or "
+                              "ingest/config/survey_delivery.yml): a truncated or partial delivery?")
