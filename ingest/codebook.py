@@ -2,33 +2,130 @@
 harmonised respondent attributes and items.
 
 A codebook never contains SQL or code: adding a wave means adding its data
-file and its codebook file. The structure is checked here, and errors name
-the codebook file and the key that is wrong.
+file and its codebook file. A codebook is validated against a schema (pydantic):
+a misspelt or unknown key, a missing one or a value of the wrong kind is an
+error naming the codebook file, the key and its line. File patterns must be
+plain file-name globs (``ingest/file_patterns.py``).
 """
 from __future__ import annotations
 
+import datetime
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ingest.errors import IngestError
-from ingest.settings import codebook_dir
+from ingest.file_patterns import pattern_problem
+from ingest.settings import CONFIG_DIR, codebook_dir, read_seed
 
 MISSING_REASONS = ("hard_to_say", "refused", "not_applicable", "not_asked")
 ATTRIBUTES = ("municipality_code", "sex", "age", "client")
-BOUNDARY_SETS = ("pre2021_119", "post2021_43", "post2025_42")
 SCOPES = ("baseline", "full", "reduced", "annual")
 FORMATS = ("spss", "excel", "csv")
+DELIVERY_DEFAULTS = CONFIG_DIR / "survey_delivery.yml"
 
+
+def boundary_sets() -> tuple[str, ...]:
+    """The boundary sets a codebook may name (seed reference/boundary_sets)."""
+    return tuple(r["boundary_set"] for r in read_seed("reference/boundary_sets"))
+
+
+# --- the schema ---------------------------------------------------------------------------------
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FieldworkSpec(_Strict):
+    start: datetime.date = Field(alias="from")
+    end: datetime.date = Field(alias="to")
+
+
+class RangeSpec(_Strict):
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+
+class DeliverySpec(_Strict):
+    format: Literal["spss", "excel", "csv"]
+    data_file: str
+    code_list_file: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str | None = None
+    sheet: str | None = None
+    header: Literal["code_prefix", "variable"] | None = None
+    # delivered columns known to be of no use: ignored without a mention even with strict_columns
+    extra_columns: list[str] = []
+
+    @field_validator("data_file", "code_list_file")
+    @classmethod
+    def _plain_glob(cls, v):
+        if v is not None:
+            problem = pattern_problem(v)
+            if problem:
+                raise ValueError(problem)
+        return v
+
+
+class AttributeSpec(_Strict):
+    variable: str | int
+    codes: dict[Any, Any] | None = None
+
+
+class KeptSpec(_Strict):
+    variable: str | int
+    label_lv: str | None = None
+    label_en: str | None = None
+
+
+class ItemSpec(_Strict):
+    variable: str | int
+    codes: dict[Any, Any]
+    blank: Literal["hard_to_say", "refused", "not_applicable", "not_asked"] | None = None
+    label_lv: str | None = None
+    label_en: str | None = None
+    scale: str | None = None
+
+
+class AttributesSpec(_Strict):
+    municipality_code: AttributeSpec
+    sex: AttributeSpec
+    age: AttributeSpec
+    client: AttributeSpec
+
+
+class CodebookSpec(_Strict):
+    wave: int
+    title_lv: str = ""
+    title_en: str = ""
+    scope: Literal["baseline", "full", "reduced", "annual"]
+    boundary_set: str
+    age_range: tuple[int, int]
+    fieldwork: FieldworkSpec | None = None
+    expected_respondents: RangeSpec | None = None
+    strict_columns: bool = False
+    delivery: DeliverySpec
+    respondent_id: str | int
+    weight: str | int | None = None
+    attributes: AttributesSpec
+    kept_attributes: dict[str, KeptSpec] = {}
+    items: dict[str, ItemSpec]
+
+
+# --- the codebook as the loader uses it ------------------------------------------------------------
 
 @dataclass(frozen=True)
 class CodedVariable:
     """One delivered variable: which role it plays and how its codes map."""
 
     variable: str
-    role: str  # id | weight | municipality_code | sex | age | client | item
-    item_code: str | None = None
+    role: str  # id | weight | municipality_code | sex | age | client | item | kept
+    item_code: str | None = None  # the item, or the name of a kept attribute
     # source code -> (harmonised value, missing reason); exactly one of the two is set
     codes: dict[float, tuple[str | None, str | None]] = field(default_factory=dict)
     blank_reason: str | None = None  # what an empty cell means (e.g. not_applicable for routing)
@@ -50,6 +147,10 @@ class Codebook:
     variables: tuple[CodedVariable, ...]
     title_lv: str = ""
     title_en: str = ""
+    fieldwork: tuple[datetime.date, datetime.date] | None = None
+    expected_respondents: tuple[int, int] = (1, 10**9)
+    strict_columns: bool = False
+    kept: tuple[CodedVariable, ...] = ()  # delivered text columns kept as they are (not harmonised)
 
     @property
     def delivery_format(self) -> str:
@@ -62,12 +163,24 @@ class Codebook:
     def items(self) -> list[CodedVariable]:
         return [v for v in self.variables if v.role == "item"]
 
+    @property
+    def stored_variables(self) -> tuple[CodedVariable, ...]:
+        """Every delivered variable that reaches the raw tables: the mapped ones and the kept ones."""
+        return self.variables + self.kept
+
+    @property
+    def reference_period(self) -> tuple[datetime.date, datetime.date]:
+        """The fieldwork period, or the wave's calendar year where the codebook gives none."""
+        if self.fieldwork:
+            return self.fieldwork
+        return datetime.date(self.wave, 1, 1), datetime.date(self.wave, 12, 31)
+
     def variable_rows(self) -> list[dict]:
         return [
             {"wave": self.wave, "source_variable": v.variable, "role": v.role, "item_code": v.item_code,
              "blank_reason": v.blank_reason, "label_lv": v.label_lv, "label_en": v.label_en,
              "scale_code": v.scale_code}
-            for v in self.variables
+            for v in self.stored_variables
         ]
 
     def value_rows(self) -> list[dict]:
@@ -86,95 +199,186 @@ class Codebook:
         return rows
 
 
-def _fail(path: Path, problem: str, key: str | None = None, value=None) -> IngestError:
-    return IngestError(path, problem, column=key, value=value)
+# --- reading and checking ------------------------------------------------------------------------
+
+def _fail(path: Path, problem: str, key: str | None = None, value=None, line: int | None = None,
+          **kw) -> IngestError:
+    extra = {"value": value} if value is not None else {}
+    return IngestError(path, problem, row=line, column=key, row_word="line", column_word="key", **extra, **kw)
 
 
-def _parse_codes(path: Path, key: str, raw) -> dict[float, tuple[str | None, str | None]]:
+def _key_lines(node, prefix: tuple = ()) -> dict[tuple, int]:
+    """(key, key, ...) -> 1-based line of that key (or list item) in the YAML file."""
+    lines: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value
+            here = prefix + (key,)
+            lines.setdefault(here, k.start_mark.line + 1)
+            lines.update({p: n for p, n in _key_lines(v, here).items() if p not in lines})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            here = prefix + (str(i),)
+            lines.setdefault(here, v.start_mark.line + 1)
+            lines.update({p: n for p, n in _key_lines(v, here).items() if p not in lines})
+    return lines
+
+
+def _line_of(lines: dict[tuple, int], loc: tuple) -> int | None:
+    loc = tuple(str(p) for p in loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return None
+
+
+_MODEL_OF = {
+    (): CodebookSpec, ("delivery",): DeliverySpec, ("fieldwork",): FieldworkSpec,
+    ("expected_respondents",): RangeSpec, ("attributes",): AttributesSpec,
+}
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    parent = tuple(str(p) for p in loc[:-1])
+    model = _MODEL_OF.get(parent)
+    if model is None and len(parent) == 2 and parent[0] == "attributes":
+        model = AttributeSpec
+    if model is None and len(parent) == 2 and parent[0] == "items":
+        model = ItemSpec
+    if model is None and len(parent) == 2 and parent[0] == "kept_attributes":
+        model = KeptSpec
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _schema_error(path: Path, exc: ValidationError, lines: dict[tuple, int]) -> IngestError:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    # tuple-typed fields (age_range) report an index; keep the key
+    key = ".".join(str(p) for p in loc) or None
+    line = _line_of(lines, loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(loc)
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        problem = f"unknown key {str(loc[-1])!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        if known:
+            problem += f"; the keys here are: {', '.join(known)}"
+        return _fail(path, problem, key, line=line)
+    if kind == "missing":
+        return _fail(path, "required key is missing", key, line=_line_of(lines, loc[:-1]))
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return _fail(path, msg, key, err.get("input"), line=line)
+
+
+def delivery_defaults() -> dict:
+    return yaml.safe_load(DELIVERY_DEFAULTS.read_text(encoding="utf-8"))
+
+
+def _parse_codes(path: Path, key: str, raw, line) -> dict[float, tuple[str | None, str | None]]:
     if not isinstance(raw, dict) or not raw:
-        raise _fail(path, "'codes' must be a non-empty mapping of source code to value", key, raw)
+        raise _fail(path, "'codes' must be a non-empty mapping of source code to value", key, raw, line)
     codes = {}
     for src, target in raw.items():
         try:
             code = float(src)
         except (TypeError, ValueError):
-            raise _fail(path, "source codes must be numbers", key, src) from None
+            raise _fail(path, "source codes must be numbers", key, src, line) from None
         if isinstance(target, str) and target in MISSING_REASONS:
             codes[code] = (None, target)
         elif isinstance(target, (int, str)) and not isinstance(target, bool):
             codes[code] = (str(target), None)
         else:
-            raise _fail(path, f"a code maps to a value or to one of {MISSING_REASONS}", key, target)
+            raise _fail(path, f"a code maps to a value or to one of {', '.join(MISSING_REASONS)}", key, target, line)
     return codes
 
 
 def load_codebook(path: str | Path) -> Codebook:
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _fail(path, "codebook file not found") from None
+    except UnicodeDecodeError:
+        raise _fail(path, "a codebook must be UTF-8 text") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise _fail(path, f"not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        raise _fail(path, f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+                    line=mark.line + 1 if mark else None) from None
     if not isinstance(doc, dict):
         raise _fail(path, "a codebook is a YAML mapping")
-    for key in ("wave", "scope", "delivery", "boundary_set", "age_range", "respondent_id", "attributes", "items"):
-        if key not in doc:
-            raise _fail(path, "required key is missing", key)
-    if doc["scope"] not in SCOPES:
-        raise _fail(path, f"scope must be one of {SCOPES}", "scope", doc["scope"])
-    if doc["boundary_set"] not in BOUNDARY_SETS:
-        raise _fail(path, f"boundary_set must be one of {BOUNDARY_SETS}", "boundary_set", doc["boundary_set"])
-    delivery = doc["delivery"]
-    if not isinstance(delivery, dict) or delivery.get("format") not in FORMATS or not delivery.get("data_file"):
-        raise _fail(path, f"delivery needs format (one of {FORMATS}) and data_file (a file pattern)", "delivery",
-                    delivery)
-    age_range = doc["age_range"]
-    if not (isinstance(age_range, list) and len(age_range) == 2 and age_range[0] < age_range[1]):
-        raise _fail(path, "age_range must be [min, max]", "age_range", age_range)
+    lines = _key_lines(node)
+    try:
+        spec = CodebookSpec.model_validate(doc)
+    except ValidationError as exc:
+        raise _schema_error(path, exc, lines) from None
 
-    variables: list[CodedVariable] = [CodedVariable(str(doc["respondent_id"]), "id")]
-    if doc.get("weight"):
-        variables.append(CodedVariable(str(doc["weight"]), "weight"))
-    attrs = doc["attributes"] or {}
+    def fail(problem, *key, value=None):
+        k = tuple(str(p) for p in key)
+        return _fail(path, problem, ".".join(k), value, _line_of(lines, k))
+
+    if spec.boundary_set not in boundary_sets():
+        raise fail(f"boundary_set must be one of {', '.join(boundary_sets())} (seed reference/boundary_sets)",
+                   "boundary_set", value=spec.boundary_set)
+    if not spec.age_range[0] < spec.age_range[1]:
+        raise fail("age_range must be [min, max]", "age_range", value=list(spec.age_range))
+    if spec.fieldwork and spec.fieldwork.start > spec.fieldwork.end:
+        raise fail("fieldwork 'from' is after 'to'", "fieldwork", value=f"{spec.fieldwork.start} > {spec.fieldwork.end}")
+    defaults = delivery_defaults()["expected_respondents"]
+    expected = spec.expected_respondents or RangeSpec(**defaults)
+    if expected.min > expected.max:
+        raise fail("expected_respondents: min is above max", "expected_respondents",
+                   value=f"{expected.min} > {expected.max}")
+    if spec.delivery.format == "csv" and spec.delivery.delimiter is not None and len(spec.delivery.delimiter) != 1:
+        raise fail("the delimiter is one character", "delivery", "delimiter", value=spec.delivery.delimiter)
+
+    variables: list[CodedVariable] = [CodedVariable(str(spec.respondent_id), "id")]
+    if spec.weight is not None:
+        variables.append(CodedVariable(str(spec.weight), "weight"))
     for name in ATTRIBUTES:
-        spec = attrs.get(name)
-        if not isinstance(spec, dict) or "variable" not in spec:
-            raise _fail(path, "attribute needs a 'variable'", f"attributes.{name}", spec)
-        codes = _parse_codes(path, f"attributes.{name}.codes", spec["codes"]) if "codes" in spec else {}
-        variables.append(CodedVariable(str(spec["variable"]), name, None, codes))
-    for extra in set(attrs) - set(ATTRIBUTES):
-        raise _fail(path, f"unknown attribute; known: {ATTRIBUTES}", f"attributes.{extra}")
-    items = doc["items"] or {}
-    if not isinstance(items, dict) or not items:
-        raise _fail(path, "'items' must map item codes to their variables", "items")
-    for item_code, spec in items.items():
-        if not isinstance(spec, dict) or "variable" not in spec or "codes" not in spec:
-            raise _fail(path, "an item needs 'variable' and 'codes'", f"items.{item_code}", spec)
-        blank = spec.get("blank")
-        if blank is not None and blank not in MISSING_REASONS:
-            raise _fail(path, f"'blank' must be one of {MISSING_REASONS}", f"items.{item_code}.blank", blank)
+        a: AttributeSpec = getattr(spec.attributes, name)
+        codes = _parse_codes(path, f"attributes.{name}.codes", a.codes,
+                             _line_of(lines, ("attributes", name, "codes"))) if a.codes is not None else {}
+        variables.append(CodedVariable(str(a.variable), name, None, codes))
+    if not spec.items:
+        raise fail("'items' must map item codes to their variables", "items")
+    for item_code, it in spec.items.items():
         variables.append(
-            CodedVariable(str(spec["variable"]), "item", str(item_code),
-                          _parse_codes(path, f"items.{item_code}.codes", spec["codes"]), blank,
-                          spec.get("label_lv"), spec.get("label_en"), spec.get("scale"))
+            CodedVariable(str(it.variable), "item", str(item_code),
+                          _parse_codes(path, f"items.{item_code}.codes", it.codes,
+                                       _line_of(lines, ("items", str(item_code), "codes"))),
+                          it.blank, it.label_lv, it.label_en, it.scale)
         )
-    names = [v.variable for v in variables]
+    kept = tuple(CodedVariable(str(k.variable), "kept", str(name), label_lv=k.label_lv, label_en=k.label_en)
+                 for name, k in spec.kept_attributes.items())
+    names = [v.variable for v in variables + list(kept)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise _fail(path, "a source variable is mapped twice", value=dupes)
+    delivery = spec.delivery.model_dump(exclude_none=True)
     return Codebook(
         path=path,
-        wave=int(doc["wave"]),
-        scope=doc["scope"],
-        delivery=dict(delivery),
-        boundary_set=doc["boundary_set"],
-        age_range=(int(age_range[0]), int(age_range[1])),
-        respondent_id=str(doc["respondent_id"]),
-        weight=str(doc["weight"]) if doc.get("weight") else None,
+        wave=spec.wave,
+        scope=spec.scope,
+        delivery=delivery,
+        boundary_set=spec.boundary_set,
+        age_range=(spec.age_range[0], spec.age_range[1]),
+        respondent_id=str(spec.respondent_id),
+        weight=str(spec.weight) if spec.weight is not None else None,
         variables=tuple(variables),
-        title_lv=str(doc.get("title_lv", "")),
-        title_en=str(doc.get("title_en", "")),
+        title_lv=spec.title_lv,
+        title_en=spec.title_en,
+        fieldwork=(spec.fieldwork.start, spec.fieldwork.end) if spec.fieldwork else None,
+        expected_respondents=(expected.min, expected.max),
+        strict_columns=spec.strict_columns,
+        kept=kept,
     )
 
 

@@ -1,8 +1,66 @@
-"""Errors that say which file, which place in it, and which value went wrong."""
+"""Errors that say which file, which place in it, and which value went wrong.
+
+Places are given as the file shows them: the line of a CSV or YAML file, the row of a sheet or
+the case number of an SPSS file, the respondent's id for survey rows, and for workbooks the cell
+as Excel writes it (``'Dienas aprūpes centri'!A2``). Values are shown as written in the file:
+``5`` (not ``np.float64(5.0)``), ``'daudz'``, ``empty`` for an empty cell.
+"""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
+
+_UNSET = object()
+
+
+def plain(value):
+    """A delivered value as a plain Python value: numpy scalars unwrapped, whole floats as ints,
+    NaN and empty strings as None (an empty cell)."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)) and getattr(value, "ndim", 0) == 0:
+        value = value.item()  # numpy scalar -> Python
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer() and abs(value) < 1e15:
+            return int(value)
+        return value
+    if isinstance(value, str) and value.strip() == "":
+        return None
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def shown(value) -> str:
+    """How a value appears in a message."""
+    value = plain(value)
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return ", ".join(shown(v) if not isinstance(v, str) else v for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {shown(v)}" for k, v in value.items())
+    return repr(str(value))
+
+
+def cell_name(sheet: str | None, row: int | None, column: str | None) -> str:
+    """``'Sheet name'!D10`` as Excel writes a reference."""
+    ref = f"{column or ''}{row or ''}"
+    if sheet is None:
+        return ref
+    return f"'{sheet.replace(chr(39), chr(39) * 2)}'!{ref}"
+
 
 # What may be published about a rejected file: its problem in words. Whatever could be a delivered
 # value, name or a machine path is masked: quoted text, file names, paths and numbers (years kept).
@@ -21,7 +79,11 @@ def public_text(problem: str) -> str:
 
 
 class IngestError(Exception):
-    """A delivered file cannot be loaded. Nothing of the file reaches the warehouse."""
+    """A delivered file cannot be loaded. Nothing of the file reaches the warehouse.
+
+    `row` is the place in the file as its reader shows it (`row_word`: "line" for CSV and YAML
+    files, "row" for sheets, "case" for SPSS); `respondent` the survey respondent's id on that row;
+    `column` the column (a letter for workbooks) or, for YAML, the key."""
 
     def __init__(
         self,
@@ -30,26 +92,48 @@ class IngestError(Exception):
         *,
         row: int | str | None = None,
         column: str | None = None,
-        value: object = None,
+        value: object = _UNSET,
         sheet: str | None = None,
+        respondent: object = None,
+        row_word: str = "row",
+        column_word: str = "column",
     ):
         self.file = str(file)
         self.problem = problem
         self.row = row
         self.column = column
-        self.value = value
+        self.value_given = value is not _UNSET
+        self.value = plain(value) if self.value_given else None
         self.sheet = sheet
+        self.respondent = plain(respondent)
+        self.row_word = row_word
+        self.column_word = column_word
         super().__init__(self.describe())
 
-    def describe(self) -> str:
-        where = [f"file {self.file}"]
+    def _where(self, public: bool) -> list[str]:
+        where = [f"file {Path(self.file).name if public else self.file}"]
+        if self.sheet is not None and self.row is not None and self.column is not None and \
+                str(self.column).isalpha():
+            where.append(f"cell {cell_name(self.sheet, self.row, self.column)}")
+            return where
         if self.sheet is not None:
             where.append(f"sheet {self.sheet!r}")
         if self.row is not None:
-            where.append(f"row {self.row}")
+            text = f"{self.row_word} {self.row}"
+            if self.respondent is not None and not public:
+                text += f" (respondent {shown(self.respondent).strip(chr(39))})"
+            where.append(text)
         if self.column is not None:
-            where.append(f"column {self.column!r}")
-        text = ", ".join(where) + f": {self.problem}"
-        if self.value is not None:
-            text += f" (value: {self.value!r})"
+            where.append(f"{self.column_word} {self.column!r}")
+        return where
+
+    def describe(self) -> str:
+        text = ", ".join(self._where(public=False)) + f": {self.problem}"
+        if self.value_given:
+            text += f" (value: {shown(self.value)})"
         return text
+
+    def describe_public(self) -> str:
+        """The same without the delivered value, the respondent's id or a machine path: what a
+        published page may say about a rejected file."""
+        return ", ".join(self._where(public=True)) + f": {self.problem}"

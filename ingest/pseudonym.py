@@ -37,14 +37,15 @@ def respondent_key(wave: int, source_id: str, key_salt: str) -> str:
     return hashlib.sha256(f"{wave}:{source_id}:{key_salt}".encode()).hexdigest()[:24]
 
 
-def write_sample_manifest(landing_dir: Path) -> Path:
-    """List the checksums of the generated sample's files (the only deliveries the sample salt may load)."""
+def write_sample_manifest(landing_dir: Path, last_year: int | None = None) -> Path:
+    """List the checksums of the generated sample's files: the only deliveries the sample salt may
+    load, and the only ones checked against the sample's own clock (its last year, ingest/settings.today)."""
     from ingest.warehouse import sha256_of
 
     landing_dir = Path(landing_dir)
     shas = sorted(sha256_of(p) for p in landing_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     target = landing_dir / SAMPLE_MANIFEST
-    target.write_text(json.dumps({"sha256": shas}, indent=0), encoding="utf-8")
+    target.write_text(json.dumps({"sha256": shas, "last_year": last_year}, indent=0), encoding="utf-8")
     return target
 
 

@@ -5,9 +5,11 @@ TRUST_LANDING_DIR     delivered files (default: $TRUST_DATA_DIR/landing)
 TRUST_WAREHOUSE_PATH  the DuckDB warehouse (default: $TRUST_DATA_DIR/warehouse/trust.duckdb)
 TRUST_PUBLISHED_PATH  the snapshot reports read (default: $TRUST_DATA_DIR/published/trust_reports.duckdb)
 TRUST_CODEBOOK_DIR    wave codebooks wave_<year>.yml (default: ingest/codebooks)
+TRUST_TODAY           the date deliveries are checked against (default: the system date)
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +34,76 @@ def current_boundary_set() -> str:
     return current[0]
 
 
-def latest_allowed_year() -> int:
-    """Deliveries for later years are rejected (ingest/config/monitoring.yml)."""
+
+
+def today(delivered: str | os.PathLike | None = None) -> "datetime.date":
+    """The date deliveries are checked against (no year is capped by a constant).
+
+    ``TRUST_TODAY`` (YYYY-MM-DD) when set, e.g. by tests that load a 2031 wave; else the system
+    date. The bundled synthetic sample simulates deliveries up to its last year (2028), which may
+    lie ahead of the machine's clock: for a file that is *part of the generated sample* (its
+    checksum is in the sample manifest the generator wrote into the landing folder,
+    ingest/pseudonym.py) the clock is at least 1 January after the sample's last year. Any other
+    file, wherever it lies, is checked against the real date."""
     import datetime
 
-    import yaml
+    text = os.environ.get("TRUST_TODAY", "").strip()
+    if text:
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"TRUST_TODAY must be a date YYYY-MM-DD, not {text!r}") from None
+    clock = datetime.date.today()
+    last = _sample_last_year(Path(delivered)) if delivered is not None else None
+    if last is not None:
+        clock = max(clock, datetime.date(last + 1, 1, 1))
+    return clock
 
-    period = yaml.safe_load((CONFIG_DIR / "monitoring.yml").read_text(encoding="utf-8"))
-    return max(datetime.date.today().year, int(period["last_year"]))
+
+def _sample_last_year(delivered: Path) -> int | None:
+    """The sample's last year, if `delivered` is one of the files the sample generator made."""
+    from ingest.pseudonym import SAMPLE_MANIFEST
+
+    path = Path(os.path.abspath(delivered))
+    for folder in list(path.parents)[:4]:
+        manifest = folder / SAMPLE_MANIFEST
+        if manifest.is_file():
+            shas, last = _manifest(str(manifest), manifest.stat().st_mtime_ns)
+            return last if last is not None and path.is_file() and _sha256(str(path), path.stat().st_mtime_ns) in shas else None
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def _manifest(path: str, _mtime_ns: int) -> tuple[frozenset, int | None]:
+    import json
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return frozenset(doc.get("sha256", [])), doc.get("last_year")
+    except (ValueError, AttributeError, TypeError):
+        return frozenset(), None
+
+
+@functools.lru_cache(maxsize=4096)
+def _sha256(path: str, _mtime_ns: int) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def latest_allowed_year(delivered: str | os.PathLike | None = None) -> int:
+    """The latest report or wave year a delivery may carry: the year of ``today()``."""
+    return today(delivered).year
+
+
+@functools.lru_cache(maxsize=1)
+def first_allowed_year() -> int:
+    """The earliest report year with reference units (seed reference/boundary_sets)."""
+    return min(int(r["first_report_year"]) for r in read_seed("reference/boundary_sets"))
 
 
 def codebook_dir() -> Path:

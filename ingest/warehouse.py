@@ -15,13 +15,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ingest import audit_notes
 from ingest.archive import archive_file, archive_root
 from ingest.codebook import Codebook
 from ingest.errors import IngestError, public_text
 from ingest.faults import checkpoint
-from ingest.landing import matching_files
+from ingest.file_patterns import matching_files
 from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
-from ingest.readers.survey_file import SurveyDelivery, read_survey_file
+from ingest.readers.survey_file import read_survey_file
+from ingest.municipalities import known_municipality_codes, resolve_codes  # noqa: F401 (re-exported)
 from ingest.settings import read_seed
 
 
@@ -105,6 +107,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
         con.execute(DDL)
+        audit_notes.create(con)  # aliases applied, columns ignored (ingest/audit_notes.py)
     return con
 
 
@@ -182,27 +185,6 @@ def boundary_set_of_report_year(year: int) -> str:
     raise ValueError(f"no boundary set for report year {year}")
 
 
-def known_municipality_codes(boundary_set: str) -> set[str]:
-    if boundary_set == "pre2021_119":
-        return {r["atvk_code"] for r in read_seed("reference/ref_municipalities_pre2021")}
-    if boundary_set == "post2025_42":
-        return {r["new_atvk_code"] for r in read_seed("reference/ref_crosswalk_2021_2025")}
-    return {r["atvk_code"] for r in read_seed("reference/ref_municipalities_2021")}
-
-
-def _check_municipalities(delivery: SurveyDelivery, cb: Codebook) -> None:
-    var = cb.by_role("municipality_code").variable
-    cells = delivery.cells[delivery.cells["variable"] == var]
-    values = cells["value_text"].where(cells["value_text"].notna(), cells["value_num"].map(
-        lambda v: None if pd.isna(v) else f"{int(v):07d}"))
-    known = known_municipality_codes(cb.boundary_set)
-    bad = ~values.isin(known)
-    if bad.any():
-        first = cells[bad].iloc[0]
-        raise IngestError(delivery.path, f"municipality code unknown in boundary set {cb.boundary_set}",
-                          row=int(first["row_number"]), column=var, value=values[bad].iloc[0])
-
-
 def _companions(path: Path) -> list[Path]:
     """Other files of the wave's delivery in its folder (code lists, a delivered codebook)."""
     folder = path.parent
@@ -273,8 +255,7 @@ def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None
     try:
         if not path.exists() or path.stat().st_size == 0:
             raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
-        delivery = read_survey_file(path, cb)
-        _check_municipalities(delivery, cb)
+        delivery = read_survey_file(path, cb)  # municipality codes checked there (aliases applied)
     except IngestError as exc:
         _reject(con, "survey", key, path, exc, archived, **ids)
         raise
@@ -305,13 +286,14 @@ def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None
             con.execute(f"insert into raw.{table} ({', '.join(cols)}) select {', '.join(cols)} from _frame")
             con.unregister("_frame")
         _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded", archived=archived, **ids)
+        audit_notes.record(con, load_id, "survey", key, path.name, delivery.aliases_applied, delivery.ignored_columns)
         checkpoint("survey:in-transaction")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return {"wave": cb.wave, "file": path.name, "status": "loaded", "rows": len(cells),
-            "respondents": delivery.n_respondents}
+            "respondents": delivery.n_respondents, "notes": delivery.notes()}
 
 
 def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None,
@@ -346,9 +328,16 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
                               f"admin/{expected_year}/; file it under its own year", sheet=extract.sheets[0],
                               value=extract.year)
         boundary = boundary_set_of_report_year(extract.year)
-        if extract.municipality_code not in known_municipality_codes(boundary):
+        resolved = resolve_codes([extract.municipality_code], boundary,
+                                 (datetime(extract.year, 12, 31).date(), datetime(extract.year, 12, 31).date()))
+        if extract.municipality_code in resolved.unknown:
             raise IngestError(path, f"municipality code in the title block is not a unit of {extract.year} "
-                              f"(boundary set {boundary})", sheet=extract.sheets[0], value=extract.municipality_code)
+                              f"(boundary set {boundary})", sheet=extract.title_sheet, row=extract.title_row,
+                              column=extract.title_column, value=extract.municipality_code)
+        aliases = [{"variable": "title block", "delivered_code": a.delivered_code, "applied_code": a.atvk_code,
+                    "rows": 1, "valid_from": a.valid_from, "valid_to": a.valid_to, "source": a.source}
+                   for a in resolved.applied]
+        extract.municipality_code = resolved.mapping[extract.municipality_code]
         key = f"{extract.municipality_code}/{extract.year}"
         if seen.get(key, path.name) != path.name:
             raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
@@ -373,12 +362,15 @@ def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[s
         con.execute(f"insert into raw.admin_table_rows ({', '.join(cols)}) select {', '.join(cols)} from _frame")
         con.unregister("_frame")
         _audit(con, load_id, "admin", key, path, sha, len(rows), "loaded", archived=archived, **ids)
+        audit_notes.record(con, load_id, "admin", key, path.name, aliases, [])
         checkpoint("admin:in-transaction")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return {"key": key, "file": path.name, "status": "loaded", "rows": len(rows)}
+    return {"key": key, "file": path.name, "status": "loaded", "rows": len(rows),
+            "notes": extract.notes + [f"municipality code {a['delivered_code']} read as {a['applied_code']} (alias "
+                                      f"valid {a['valid_from'] or '…'} to {a['valid_to'] or 'open'})" for a in aliases]}
 
 
 def _current_identity(con, kind: str, key: str) -> str | None:
@@ -410,6 +402,7 @@ def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tu
     of the wave's codebook. A wave folder without a codebook, or with no or several matching
     files, is an error naming the folder."""
     from ingest.codebook import codebook_for_delivery
+    from ingest.file_patterns import matching_files
 
     found = []
     for d in sorted(p for p in survey_landing.glob("*") if p.is_dir() and p.name.isdigit()):
@@ -419,7 +412,7 @@ def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tu
         if cb.wave != int(d.name):
             raise IngestError(cb.path, f"codebook is for wave {cb.wave} but serves the folder survey/{d.name}/",
                               column="wave", value=cb.wave)
-        files = [f for f in matching_files(d, cb.delivery["data_file"]) if f.suffix not in {".yml", ".yaml"}]
+        files = [f for f in matching_files(d, cb.delivery["data_file"]) if f.suffix.lower() not in {".yml", ".yaml"}]
         if len(files) != 1:
             raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
                               f"(codebook {cb.path.name}), found {len(files)}", value=[f.name for f in files])
@@ -428,6 +421,7 @@ def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tu
 
 
 def admin_files(admin_landing: Path, years: set[int] | None = None) -> list[Path]:
-    return sorted(p for p in admin_landing.glob("*/*.xlsx")
-                  if p.parent.name.isdigit() and not p.name.startswith(".")
-                  and (years is None or int(p.parent.name) in years))
+    """Workbooks under admin/<year>/, whatever their name (``*.xlsx``, any letter case); hidden files
+    and the lock files Excel leaves beside an open workbook (``~$name.xlsx``) are not deliveries."""
+    return sorted(p for d in sorted(admin_landing.glob("*")) if d.is_dir() and d.name.isdigit()
+                  and (years is None or int(d.name) in years) for p in matching_files(d, "*.xlsx"))

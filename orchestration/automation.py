@@ -18,7 +18,8 @@ from dagster import (
 
 from ingest.codebook import codebook_for_delivery
 from ingest.errors import IngestError
-from ingest.landing import UnsafePattern, codebook_available
+from ingest.file_patterns import UnsafePattern
+from ingest.landing import codebook_available
 from ingest.settings import codebook_dir, resolve_paths
 from ingest.warehouse import admin_files, delivery_identity, sha256_of, survey_delivery_parts, survey_files
 from orchestration.partitions import DELIVERY_YEARS, WRITER_TAGS, range_tags_of

@@ -78,7 +78,7 @@ def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
     (code lists matching the codebook's pattern), or else the ones the landing folder holds now."""
     from ingest.codebook import codebook_for_delivery
     from ingest.errors import IngestError
-    from ingest.landing import UnsafePattern, matching_files
+    from ingest.file_patterns import UnsafePattern, matching_files
 
     src = Path(args.file).expanduser().resolve()
     if not src.is_file():
@@ -147,6 +147,8 @@ def _validate(args) -> int:
                 [path] = config["staged_admin"][str(args.year)]
                 result = load_admin_extract(con, Path(path), expected_year=args.year)
                 print(f"  read: {result['key']}, {result['rows']} indicator rows")
+            for note in result.get("notes", []):  # columns ignored, aliases applied, rows skipped
+                print(f"  note: {note}")
         except (IngestError, OSError, ValueError) as exc:
             print(f"  REJECTED: {exc}")
             print(f"{Path(args.file).name}: would be rejected (dry run: nothing was written)")

@@ -20,7 +20,7 @@ from dagster import (
 
 from ingest.codebook import codebook_for_delivery
 from ingest.errors import IngestError
-from ingest.landing import matching_files
+from ingest.file_patterns import matching_files
 from ingest.pseudonym import SAMPLE_SALT_WARNING, check_deliveries_allowed, uses_sample_salt
 from ingest.warehouse import admin_files, load_admin_extract, load_survey_wave, survey_files
 from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL

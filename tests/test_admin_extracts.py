@@ -56,12 +56,19 @@ def test_each_rule_fires_with_its_place(tmp_path, cells, sheet, problem, row, co
     assert e.file.endswith("extract.xlsx")
 
 
-def test_future_year_is_rejected(tmp_path):
+def test_future_year_is_rejected(tmp_path, monkeypatch):
+    """A year after today's (TRUST_TODAY stands for the clock) is refused; no constant caps years."""
+    monkeypatch.setenv("TRUST_TODAY", "2030-06-15")
     path = workbook(tmp_path)
     edit(path, {"B5": 2031}, SHEET_LM)
     edit(path, {"B5": 2031}, SHEET_SPOLIS)
-    with pytest.raises(IngestError, match="after 2028"):
+    with pytest.raises(IngestError) as err:
         read_admin_table(path)
+    assert err.value.problem == ("the extract's year is after the current year 2030 (today is 2030-06-15): a report "
+                                 "from the future? Check the year in the title") and err.value.value == 2031
+    edit(path, {"B5": 2030}, SHEET_LM)
+    edit(path, {"B5": 2030}, SHEET_SPOLIS)
+    assert read_admin_table(path).year == 2030  # the same workbook for this year loads
 
 
 def test_sheets_with_different_title_blocks_are_rejected(tmp_path):
@@ -117,7 +124,7 @@ def test_rejected_workbook_reaches_neither_raw_tables_nor_marts(copy_of_build):
 
     assert not summary.success
     message = summary.step_failures["load_admin_extracts"]
-    assert "LM_datu_tabula_0031000_2022.xlsx" in message and "row 10" in message and "column 'D'" in message
+    assert "LM_datu_tabula_0031000_2022.xlsx" in message and "cell 'Datu tabula'!D10" in message
     assert "dbt_build" in summary.skipped_steps and not summary.materialized_any("marts/")
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
         assert provision(con) == before

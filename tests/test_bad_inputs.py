@@ -11,7 +11,7 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from ingest.codebook import codebook_for_wave
+from ingest.codebook import codebook_for_wave, load_codebook
 from ingest.errors import IngestError
 from ingest.sample.survey_generic import WAVES, generate_wave
 from ingest.sample.survey_waves import generate_2017, write_sav_2017
@@ -57,12 +57,33 @@ def test_empty_admin_workbook(con, tmp_path):
     assert "empty" in rejected(con, load_admin_extract, path).problem
 
 
-def test_extra_column_not_in_codebook(con, tmp_path, wave2017):
+def test_extra_column_not_in_codebook_is_ignored_and_not_stored(con, tmp_path, wave2017):
+    """A column the codebook does not map (an interviewer id) loads nowhere: listed as ignored in the
+    result and in audit.ignored_columns, and none of its values is stored."""
+    wave2017["INTERVJETAJS"] = 7654321.0
+    path = tmp_path / "wave.sav"
+    write_sav_2017(wave2017, path)
+    result = load_2017(con, path)
+    assert result["status"] == "loaded"
+    assert "ignored column 'INTERVJETAJS' (position 22): not in codebook wave_2017.yml; not stored" in result["notes"]
+    assert con.execute("select column_name, position, reason from audit.ignored_columns order by position").fetchall() \
+        == [("REGIONS", 2, "listed in delivery.extra_columns"), ("INTERVJETAJS", 22, "not in codebook wave_2017.yml")]
+    assert con.execute("select count(*) from raw.survey_cells where variable in ('INTERVJETAJS', 'REGIONS') "
+                       "or value_num = 7654321").fetchone() == (0,)
+    assert con.execute("select count(*) from raw.survey_variables where variable = 'INTERVJETAJS'").fetchone() == (0,)
+
+
+def test_extra_column_not_in_codebook_with_strict_columns(con, tmp_path, wave2017):
     wave2017["INTERVJETAJS"] = 7.0
     path = tmp_path / "wave.sav"
     write_sav_2017(wave2017, path)
-    err = rejected(con, load_2017, path)
-    assert err.column == "INTERVJETAJS" and "not in codebook" in err.problem
+    strict = tmp_path / "wave_2017.yml"
+    strict.write_text(codebook_for_wave(2017).path.read_text(encoding="utf-8") + "strict_columns: true\n",
+                      encoding="utf-8")
+    err = rejected(con, lambda c, p: load_survey_wave(c, p, load_codebook(strict)), path)
+    assert err.column == "INTERVJETAJS" and err.value == ["INTERVJETAJS"]
+    assert err.problem == ("columns not in codebook wave_2017.yml, which says strict_columns: true: map them, keep "
+                           "them (kept_attributes) or list them in delivery.extra_columns")
 
 
 @pytest.mark.parametrize("bad_weight", [0.0, -1.5], ids=["zero", "negative"])
@@ -74,12 +95,13 @@ def test_weight_not_positive(con, tmp_path, wave2017, bad_weight):
     assert (err.row, err.column, err.value) == (7, "SVARS", bad_weight)
 
 
-def test_wave_file_with_another_waves_codebook(con, tmp_path):
+def test_wave_file_with_another_waves_codebook(con, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRUST_TODAY", "2029-01-01")  # the 2028 codebook's fieldwork is over
     spec = next(s for s in WAVES if s.wave == 2026)
     generate_wave(spec, tmp_path / "survey", np.random.default_rng(3))
     path = tmp_path / "survey" / "2026" / spec.file_name
     err = rejected(con, lambda c, p: load_survey_wave(c, p, codebook_for_wave(2028)), path)
-    assert "codebook wave_2028.yml" in err.problem
+    assert err.problem == "variables named in codebook wave_2028.yml are not in the file"
 
 
 def test_wave_folder_whose_codebook_names_another_wave(tmp_path):

@@ -77,7 +77,8 @@ def test_same_file_twice_changes_nothing(con, tmp_path, wave):
     assert load_2017(con, path)["status"] == "loaded"
     before = raw_counts(con)
     assert load_2017(con, path)["status"] == "unchanged"
-    assert raw_counts(con) == before == {**before, "survey_cells": len(wave) * wave.shape[1]}
+    # every delivered column but REGIONS (listed as unused in the codebook: ignored, not stored)
+    assert raw_counts(con) == before == {**before, "survey_cells": len(wave) * (wave.shape[1] - 1)}
 
 
 def test_codebook_errors_name_the_key(tmp_path):
@@ -101,7 +102,7 @@ def _workbook(tmp_path, rows=SEED_ROWS):
     [
         ({"O8": "Piezīmes"}, 8, "O", "Piezīmes"),   # a header cell the layout does not know
         ({"A12": "septiņi"}, 12, "A", "septiņi"),   # an indicator row without a number
-        ({"B4": "0999000"}, None, None, "0999000"),  # a municipality code that does not exist
+        ({"B4": "0999000"}, 4, "B", "0999000"),  # a municipality code that does not exist (title cell B4)
     ],
     ids=["unknown_header", "row_without_number", "unknown_municipality"],
 )
@@ -164,3 +165,17 @@ def test_every_sample_wave_loads(con, tmp_path):
         result = load_survey_wave(con, path, codebook_for_wave(wave))
         assert result["status"] == "loaded"
         assert result["respondents"] == truth["survey"][str(wave)]["n_respondents"]
+
+
+def test_error_values_are_shown_as_written_and_the_public_text_holds_none_of_them():
+    """Values as the file shows them (5, not np.float64(5.0); empty, not nan); describe_public (what a
+    published page may say) has the place and the problem but no value, respondent id or machine path."""
+    err = IngestError("/srv/landing/survey/2029/dati.csv", "code not in codebook wave_2029.yml", row=12,
+                      row_word="line", column="uzt", value=np.float64(5.0), respondent=np.float64(290011.0))
+    assert err.describe() == ("file /srv/landing/survey/2029/dati.csv, line 12 (respondent 290011), column 'uzt': "
+                              "code not in codebook wave_2029.yml (value: 5)")
+    assert err.describe_public() == "file dati.csv, line 12, column 'uzt': code not in codebook wave_2029.yml"
+    empty = IngestError("f.sav", "weight is missing, zero, negative or not finite", row=3, value=np.float64("nan"))
+    assert empty.describe() == "file f.sav, row 3: weight is missing, zero, negative or not finite (value: empty)"
+    cell = IngestError("x.xlsx", "negative value", sheet="Dienas aprūpes centri", row=12, column="D", value="-7")
+    assert cell.describe() == "file x.xlsx, cell 'Dienas aprūpes centri'!D12: negative value (value: '-7')"

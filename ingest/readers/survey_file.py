@@ -1,14 +1,22 @@
 """Read a delivered survey wave and check it against its codebook.
 
-Returns the delivery in long form (one row per respondent x variable, the
-delivered code kept as is) plus the file's own variable and value labels.
-Any problem raises IngestError naming the file, the row or variable, and the
-value; nothing is returned half-read.
+Returns the delivery in long form (one row per respondent x stored variable, the delivered
+code kept as is) plus the file's own variable and value labels. Any problem raises IngestError
+naming the file, the place as the file shows it (CSV line, sheet row, SPSS case) with the
+respondent's id, the column and the value as written; nothing is returned half-read.
+
+What a delivery may hold besides the codebook's variables: columns the codebook does not map
+(names, interview dates, interviewer ids) are *ignored*: they are listed in the result (and the
+audit) and never stored, unless the codebook keeps them (``kept_attributes``) or says
+``strict_columns: true`` (then they are refused). Before a file is parsed its number of rows is
+checked against the wave's expected size, so a 2 M-row file is refused without being read.
 """
 from __future__ import annotations
 
+import csv
 import io
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +24,12 @@ import pandas as pd
 import pyreadstat
 
 from ingest.codebook import Codebook
-from ingest.errors import IngestError
+from ingest.errors import IngestError, shown
+from ingest.file_patterns import matching_files
+from ingest.municipalities import normalise_code, resolve_codes
+from ingest.settings import today
+
+EMPTY_TRAILING = "empty column after the last one (a trailing '{sep}'?)"
 
 
 @dataclass
@@ -27,95 +40,257 @@ class SurveyDelivery:
     cells: pd.DataFrame  # row_number, respondent_source_id, variable, value_num, value_text
     variables: pd.DataFrame  # variable, position, label, var_type, user_missing
     value_labels: pd.DataFrame  # variable, code, label
+    ignored_columns: list[dict] = field(default_factory=list)  # column, position, reason
+    aliases_applied: list[dict] = field(default_factory=list)  # variable, delivered_code, applied_code, rows, ...
+    file_rows: np.ndarray | None = None  # the file's line / row / case of each respondent
+
+    def notes(self) -> list[str]:
+        """What was done to the delivery besides loading it, in words (shown after a load)."""
+        out = [f"ignored column {c['column']!r} (position {c['position']}): {c['reason']}; not stored"
+               for c in self.ignored_columns]
+        out += [f"municipality code {a['delivered_code']} read as {a['applied_code']} in {a['rows']} rows "
+                f"(alias valid {a['valid_from'] or '…'} to {a['valid_to'] or 'open'}, seed reference/ref_code_aliases)"
+                for a in self.aliases_applied]
+        return out
 
 
-def read_spss(path: Path) -> tuple[pd.DataFrame, pyreadstat.metadata_container]:
+def read_spss(path: Path, **kw) -> tuple[pd.DataFrame, pyreadstat.metadata_container]:
     try:
-        return pyreadstat.read_sav(str(path), user_missing=True, apply_value_formats=False)
+        return pyreadstat.read_sav(str(path), user_missing=True, apply_value_formats=False, **kw)
     except Exception as exc:  # pyreadstat raises its own types for truncated/foreign files
         raise IngestError(path, f"cannot be read as SPSS .sav: {exc}") from None
 
 
 @dataclass
 class _Table:
-    """A delivered table before checks: data, variable labels, value labels, user-missing codes."""
+    """A delivered table before checks: data as delivered, places, labels."""
 
-    df: pd.DataFrame
-    labels: dict[str, str]
-    value_labels: dict[str, dict[float, str]]
-    user_missing: dict[str, str]
-    first_data_row: int  # file row of the first respondent (for error messages)
+    df: pd.DataFrame  # one column per delivered (named, non-empty) column, values as delivered
+    rows: np.ndarray  # place in the file of each record (CSV line, sheet row, SPSS case)
+    row_word: str
+    labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
+    user_missing: dict[str, str] = field(default_factory=dict)
+    ignored: list[dict] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # column -> 1-based position in the file
 
 
-def _from_spss(path: Path) -> _Table:
+# --- size before parsing -----------------------------------------------------------------------
+
+def _check_size(path: Path, cb: Codebook, n_rows: int | None, counted: str, exact: bool = False) -> None:
+    """Rows against the wave's expected size. Before parsing (`exact` False) the count is the
+    file's own claim or a line count, so only "too many" is decided there; after parsing both."""
+    if n_rows is None:
+        return
+    lo, hi = cb.expected_respondents
+    if n_rows > hi:
+        raise IngestError(path, f"the file has {n_rows} {counted}, more than the {hi} respondents expected for "
+                          f"wave {cb.wave} (expected_respondents in codebook {cb.path.name} or "
+                          "ingest/config/survey_delivery.yml); it was not read further")
+    if exact and n_rows < lo:
+        raise IngestError(path, f"the file has {n_rows} {counted}, fewer than the {lo} respondents expected for "
+                          f"wave {cb.wave} (expected_respondents in codebook {cb.path.name} or "
+                          "ingest/config/survey_delivery.yml): a truncated or partial delivery?")
+
+
+def _count_csv_records(path: Path) -> int:
+    """Data lines of a CSV file (lines with any character, minus the header), counted on the
+    bytes in chunks: nothing is decoded or parsed."""
+    lines, nonblank, last = 0, 0, b"\n"
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            lines += chunk.count(b"\n")
+            # blank lines (\n\n or \r\n\r\n) do not hold respondents
+            nonblank -= chunk.count(b"\n\n") + chunk.count(b"\n\r\n")
+            last = chunk[-1:]
+    total = lines + (0 if last == b"\n" else 1) + nonblank
+    return max(total - 1, 0)
+
+
+# --- structure of a delimited or sheet table ------------------------------------------------------
+
+def _structure(path: Path, records: list[tuple[int, list]], row_word: str, sep: str | None,
+               last_line_complete: bool = True, sheet: str | None = None) -> _Table:
+    """Header and records (place, fields) -> a table of the named columns, or an error in words
+    for what pandas would have hidden: duplicate names (`uztic.1`), unnamed columns
+    (`Unnamed: 8`), lines with too few or too many fields, a truncated last line."""
+    if not records:
+        raise IngestError(path, "the file has no header line" if row_word == "line" else "the sheet is empty",
+                          sheet=sheet)
+    header_place, header = records[0]
+    names = [("" if v is None else str(v)).strip() for v in header]
+    named = [i for i, n in enumerate(names) if n]
+    if not named:
+        raise IngestError(path, "the header has no column names", row=header_place, row_word=row_word, sheet=sheet)
+    width = named[-1] + 1  # columns up to the last named one
+    seen: dict[str, int] = {}
+    for i in named:
+        if names[i] in seen:
+            raise IngestError(path, f"column {names[i]!r} appears twice in the header (columns {seen[names[i]] + 1} "
+                              f"and {i + 1}); name each column once", row=header_place, row_word=row_word,
+                              column=names[i], sheet=sheet)
+        seen[names[i]] = i
+    body = records[1:]
+    data, places = [], []
+    trailing_used = False
+    for n, (place, fields) in enumerate(body):
+        fields = ["" if v is None else v for v in fields]
+        if len(fields) < width:
+            if n == len(body) - 1 and row_word == "line":
+                raise IngestError(path, f"the last line is truncated: it has {len(fields)} of the {width} fields of "
+                                  "the header" + ("" if last_line_complete else
+                                                  " and the file ends without a line break")
+                                  + "; was the file cut off?", row=place, row_word=row_word)
+            if row_word == "line":
+                raise IngestError(path, f"the line has {len(fields)} fields, the header {width} "
+                                  f"(a missing '{sep}' or a line break inside a value?)", row=place, row_word=row_word)
+            fields = fields + [""] * (width - len(fields))
+        extra = [j for j in range(width, len(fields)) if str(fields[j]).strip() != ""]
+        if extra:
+            raise IngestError(path, f"a value in column {extra[0] + 1}, after the last named column "
+                              f"({names[named[-1]]!r}); the header has {width} columns",
+                              row=place, row_word=row_word, value=fields[extra[0]], sheet=sheet)
+        if len(fields) > width:
+            trailing_used = True
+        data.append(fields[:width])
+        places.append(place)
+    unnamed = [i for i in range(width) if not names[i]]
+    for i in unnamed:
+        filled = next((k for k, r in enumerate(data) if str(r[i]).strip() != ""), None)
+        if filled is not None:
+            raise IngestError(path, f"column {i + 1} has no name in the header but holds values; name it in the "
+                              "header (or remove it)", row=places[filled], row_word=row_word,
+                              value=data[filled][i], sheet=sheet)
+    ignored = [{"column": f"(column {i + 1}, no name)", "position": i + 1, "reason": "empty column without a name"}
+               for i in unnamed]
+    if trailing_used or len(names) > width:
+        ignored.append({"column": f"(column {width + 1}, no name)", "position": width + 1,
+                        "reason": EMPTY_TRAILING.format(sep=sep or ",") if sep else
+                        "empty column after the last one"})
+    frame = pd.DataFrame(data, columns=[names[i] if names[i] else f"\0{i}" for i in range(width)], dtype=object)
+    frame = frame[[names[i] for i in named]]
+    return _Table(frame, np.asarray(places, dtype="int64"), row_word, ignored=ignored,
+                  positions={names[i]: i + 1 for i in named})
+
+
+# --- the formats -----------------------------------------------------------------------------------
+
+def _from_spss(path: Path, cb: Codebook) -> _Table:
+    _, meta = read_spss(path, metadataonly=True)
+    n = getattr(meta, "number_rows", None)
+    _check_size(path, cb, n if isinstance(n, int) and n >= 0 else None, "cases")
     df, meta = read_spss(path)
     missing = {
         c: ";".join(f"{r['lo']:g}" if r["lo"] == r["hi"] else f"{r['lo']:g}-{r['hi']:g}" for r in ranges)
         for c, ranges in meta.missing_ranges.items()
     }
-    return _Table(df, dict(zip(meta.column_names, meta.column_labels)),
-                  {v: {float(k): lab for k, lab in m.items()} for v, m in meta.variable_value_labels.items()},
-                  missing, 1)
+    table = _Table(df, np.arange(1, len(df) + 1, dtype="int64"), "row", dict(zip(meta.column_names, meta.column_labels)),
+                   {v: {float(k): lab for k, lab in m.items()} for v, m in meta.variable_value_labels.items()},
+                   missing, positions={c: i + 1 for i, c in enumerate(df.columns)})
+    return table
 
 
-def _numeric(path: Path, df: pd.DataFrame, keep_text: set[str], first_row: int, decimal: str = ".") -> pd.DataFrame:
-    """Coded and numeric columns to numbers; anything else there is an error naming its place."""
-    out = df.copy()
-    for col in df.columns:
-        if col in keep_text:
-            out[col] = df[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                   or str(v).strip() == "" else str(v).strip())
-            continue
-        text = df[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-        text = text.where(text != "", None)
-        if decimal != ".":
-            text = text.map(lambda v: v.replace(decimal, ".") if isinstance(v, str) else v)
-        numbers = pd.to_numeric(text, errors="coerce")
-        bad = text.notna() & numbers.isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise IngestError(path, "not a number", row=first_row + i, column=col, value=df[col].iloc[i])
-        out[col] = numbers.astype("float64")
-    return out
+def _xlsx_checks(path: Path, sheet: str, first_data_row: int | None = None) -> int | None:
+    """Formulas without a saved value and merged cells make a survey sheet unreadable; returns
+    the sheet's last row (dimension) for the size check."""
+    from ingest.readers.xlsx_inspect import inspect_xlsx
+
+    try:
+        facts = inspect_xlsx(path).get(sheet)
+    except Exception:
+        return None  # not an .xlsx package: the reader below says so
+    if facts is None:
+        return None
+    if facts.formulas_without_value:
+        col, row, formula = facts.formulas_without_value[0]
+        raise IngestError(path, f"formula ={formula} has no saved value (the workbook was written by a program "
+                          "that does not calculate): open and save it in Excel or LibreOffice, or deliver values",
+                          sheet=sheet, row=row, column=col)
+    for m in facts.merges:
+        if first_data_row is None or m.last_row >= first_data_row:
+            raise IngestError(path, f"merged cells {m.ref}: one value shown over several cells; unmerge them and "
+                              "fill every cell", sheet=sheet, row=m.first_row,
+                              column=m.ref.split(":")[0].rstrip("0123456789"))
+    return facts.last_row
 
 
 def _from_excel(path: Path, cb: Codebook) -> _Table:
+    from python_calamine import CalamineWorkbook
+
     d = cb.delivery
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object, header=0)
+        wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:
         raise IngestError(path, f"cannot be read as an .xlsx workbook: {exc}") from None
-    sheet = d.get("sheet") or next(iter(sheets))
-    if sheet not in sheets:
-        raise IngestError(path, f"no sheet {sheet!r}; the workbook has {list(sheets)}")
-    raw = sheets[sheet]
-    names, labels = [], {}
-    for header in raw.columns:
-        text = str(header).strip()
+    try:
+        names = wb.sheet_names
+        sheet = d.get("sheet") or names[0]
+        if sheet not in names:
+            raise IngestError(path, f"no sheet {sheet!r}; the workbook has {names}")
+        last_row = _xlsx_checks(path, sheet, first_data_row=2)
+        if last_row is not None:
+            _check_size(path, cb, max(last_row - 1, 0), "rows below the header")
+        grid = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        others = {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in names if n != sheet}
+    finally:
+        wb.close()
+    records = [(i + 1, list(r)) for i, r in enumerate(grid) if any(str(v).strip() != "" for v in r)]
+    while records and records[0] and all(str(v).strip() == "" for v in records[0][1]):
+        records.pop(0)
+    table = _structure(path, records, "row", None, sheet=sheet)
+    renamed, labels = {}, {}
+    for col in table.df.columns:
+        text = str(col).strip()
         if d.get("header") == "code_prefix":
             var, _, label = text.partition(". ")
         else:
             var, label = text, text
-        names.append(var.strip())
+        renamed[col] = var.strip()
         labels[var.strip()] = label.strip() or text
-    raw.columns = names
-    value_labels: dict[str, dict[float, str]] = {}
-    for other, frame in sheets.items():
-        if other != sheet and {"Mainīgais", "Kods", "Nozīme"} <= set(frame.columns):
-            for _, r in frame.dropna(subset=["Kods"]).iterrows():
-                value_labels.setdefault(str(r["Mainīgais"]).strip(), {})[float(r["Kods"])] = str(r["Nozīme"])
-    text_cols = {cb.by_role("municipality_code").variable}
-    return _Table(_numeric(path, raw, text_cols, first_row=2), labels, value_labels, {}, 2)
+    if len(set(renamed.values())) < len(renamed):
+        dup = next(v for v in renamed.values() if list(renamed.values()).count(v) > 1)
+        raise IngestError(path, f"column {dup!r} appears twice in the header; name each column once",
+                          sheet=sheet, column=dup)
+    table.df = table.df.rename(columns=renamed)
+    table.positions = {renamed[c]: p for c, p in table.positions.items()}
+    table.labels = labels
+    for grid_other in others.values():
+        rows = [r for r in grid_other if any(str(v).strip() != "" for v in r)]
+        if not rows:
+            continue
+        head = [str(v).strip() for v in rows[0]]
+        if {"Mainīgais", "Kods", "Nozīme"} <= set(head):
+            iv, ik, il = head.index("Mainīgais"), head.index("Kods"), head.index("Nozīme")
+            for r in rows[1:]:
+                code = r[ik]
+                if str(code).strip() == "":
+                    continue
+                try:
+                    table.value_labels.setdefault(str(r[iv]).strip(), {})[float(code)] = str(r[il])
+                except (TypeError, ValueError):
+                    continue
+    return table
 
 
 def _decode(path: Path, encoding: str) -> str:
     data = path.read_bytes()
-    if encoding.replace("-", "").lower() not in ("utf8", "utf8sig"):
+    enc = encoding.replace("-", "").replace("_", "").lower()
+    if enc in ("utf8", "utf8sig"):
         try:
-            as_utf8 = data.decode("utf-8")
-            if any(ord(ch) > 127 for ch in as_utf8):
-                raise IngestError(path, f"the file is UTF-8 encoded, but its codebook says {encoding}; "
-                                  "re-export it or correct delivery.encoding")
+            return data.decode("utf-8-sig")  # a byte-order mark, if any, is not part of the first name
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise IngestError(path, f"not valid UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded "
+                              "(is the file in Windows-1257? then say encoding: cp1257)", row=line,
+                              row_word="line") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise IngestError(path, f"the file is UTF-8 encoded (it starts with a UTF-8 byte-order mark), but its "
+                          f"codebook says {encoding}; re-export it or correct delivery.encoding")
+    if not data.isascii():
+        try:
+            data.decode("utf-8")  # non-ASCII bytes that are valid UTF-8: a UTF-8 file
+            raise IngestError(path, f"the file is UTF-8 encoded, but its codebook says {encoding}; "
+                              "re-export it or correct delivery.encoding")
         except UnicodeDecodeError:
             pass
     try:
@@ -123,33 +298,246 @@ def _decode(path: Path, encoding: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise IngestError(path, f"not valid {encoding}: byte 0x{data[exc.start]:02x} cannot be decoded",
-                          row=line) from None
+                          row=line, row_word="line") from None
+    except LookupError:
+        raise IngestError(path, f"unknown encoding {encoding!r} in delivery.encoding") from None
+
+
+def _csv_records(path: Path, text: str, sep: str) -> tuple[list[tuple[int, list]], bool]:
+    """(first line of the record, fields) of every non-blank record; and whether the file's
+    last line ends with a line break."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    records, prev = [], 0
+    try:
+        for fields in reader:
+            start = prev + 1
+            prev = reader.line_num
+            if not fields or all(f.strip() == "" for f in fields) and len(fields) <= 1:
+                continue
+            records.append((start, fields))
+    except csv.Error as exc:
+        raise IngestError(path, f"cannot be parsed as {sep!r}-separated CSV: {exc}", row=prev + 1,
+                          row_word="line") from None
+    return records, text.endswith(("\n", "\r"))
 
 
 def _from_csv(path: Path, cb: Codebook) -> _Table:
     d = cb.delivery
-    encoding, sep, decimal = d.get("encoding", "utf-8"), d.get("delimiter", ","), d.get("decimal", ".")
+    encoding, sep = d.get("encoding", "utf-8"), d.get("delimiter", ",")
+    _check_size(path, cb, _count_csv_records(path), "data lines")
     text = _decode(path, encoding)
-    try:
-        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except Exception as exc:
-        raise IngestError(path, f"cannot be parsed as {sep!r}-separated CSV: {exc}") from None
-    if raw.shape[1] < 2:
-        raise IngestError(path, f"one column only: is the separator really {sep!r}?", value=list(raw.columns))
-    labels, value_labels = {c: c for c in raw.columns}, {}
+    records, complete = _csv_records(path, text, sep)
+    table = _structure(path, records, "line", sep, last_line_complete=complete)
+    if len(table.positions) < 2:
+        raise IngestError(path, f"one column only: is the separator really {sep!r}?", value=list(table.df.columns))
+    table.labels = {c: c for c in table.df.columns}
     pattern = d.get("code_list_file")
     if pattern:
-        lists = sorted(path.parent.glob(pattern))
+        lists = matching_files(path.parent, pattern)
         if not lists:
             raise IngestError(path, f"code list {pattern!r} named by codebook {cb.path.name} is not beside the file")
-        codes = pd.read_csv(io.StringIO(_decode(lists[0], encoding)), sep=sep, dtype=str, keep_default_na=False)
-        for _, r in codes.iterrows():
-            if r["kods"] == "":
-                labels[r["mainigais"]] = r["nozime"]
-            else:
-                value_labels.setdefault(r["mainigais"], {})[float(r["kods"].replace(decimal, "."))] = r["nozime"]
-    text_cols = {cb.by_role("municipality_code").variable}
-    return _Table(_numeric(path, raw, text_cols, first_row=2, decimal=decimal), labels, value_labels, {}, 2)
+        code_path = lists[0]
+        crecords, ccomplete = _csv_records(code_path, _decode(code_path, encoding), sep)
+        codes = _structure(code_path, crecords, "line", sep, last_line_complete=ccomplete)
+        need = {"mainigais", "kods", "nozime"}
+        if not need <= set(codes.df.columns):
+            raise IngestError(code_path, f"a code list has the columns {', '.join(sorted(need))}",
+                              value=list(codes.df.columns))
+        decimal = d.get("decimal", ".")
+        for place, r in zip(codes.rows, codes.df.itertuples(index=False)):
+            r = r._asdict()
+            if str(r["kods"]).strip() == "":
+                table.labels[r["mainigais"]] = r["nozime"]
+                continue
+            try:
+                code = float(str(r["kods"]).strip().replace(decimal, "."))
+            except ValueError:
+                raise IngestError(code_path, "a code in the code list is not a number", row=int(place),
+                                  row_word="line", column="kods", value=r["kods"]) from None
+            table.value_labels.setdefault(r["mainigais"], {})[code] = r["nozime"]
+    return table
+
+
+# --- checks against the codebook -------------------------------------------------------------------
+
+def _to_numbers(values: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
+    """Delivered cells -> numbers (NaN where empty), and where a cell is neither a number nor empty.
+    Text numbers may use the delivery's decimal mark and spaces as thousands separators."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    obj = values.astype(object)
+    numbers = pd.to_numeric(obj, errors="coerce").astype("float64")  # plain numbers, fast
+    empty = obj.isna().to_numpy() | (obj.to_numpy() == "")
+    todo = numbers.isna().to_numpy() & ~empty
+    bad = np.zeros(len(obj), dtype=bool)
+    if todo.any():  # decimal commas, spaces, text: cleaned one by one
+        text = obj[todo].astype(str).str.strip()
+        cleaned = text.str.replace(decimal, ".", regex=False) if decimal != "." else text
+        cleaned = cleaned.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+        parsed = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+        numbers.loc[todo] = parsed.to_numpy()
+        bad[todo] = (parsed.isna() & (text != "")).to_numpy()
+    return numbers, pd.Series(bad, index=values.index)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Cells of a text column (municipality code, kept attributes) as stripped text, None if empty."""
+    def one(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        text = str(v).strip()
+        return text or None
+    return values.map(one).astype(object)
+
+
+class _Places:
+    """Where a respondent is in the file and what their id is, for messages."""
+
+    def __init__(self, path: Path, table: _Table, ids: pd.Series | None):
+        self.path, self.table, self.ids = path, table, ids
+
+    def error(self, i: int, problem: str, column: str, **kw) -> IngestError:
+        rid = None
+        if self.ids is not None:
+            rid = self.ids.iloc[i]
+        return IngestError(self.path, problem, row=int(self.table.rows[i]), row_word=self.table.row_word,
+                           column=column, respondent=rid, **kw)
+
+
+def _select_columns(path: Path, table: _Table, cb: Codebook) -> None:
+    """Keep the codebook's columns; ignore (or, with strict_columns, refuse) the others."""
+    stored = [v.variable for v in cb.stored_variables]
+    missing = [v for v in stored if v not in table.df.columns]
+    if missing:
+        raise IngestError(path, f"variables named in codebook {cb.path.name} are not in the file",
+                          column=missing[0], value=missing)
+    listed = set(cb.delivery.get("extra_columns") or [])
+    unmapped = [c for c in table.df.columns if c not in stored]
+    if cb.strict_columns:
+        refused = [c for c in unmapped if c not in listed]
+        if refused:
+            raise IngestError(path, f"columns not in codebook {cb.path.name}, which says strict_columns: true: map "
+                              "them, keep them (kept_attributes) or list them in delivery.extra_columns",
+                              column=refused[0], value=refused)
+    for c in unmapped:
+        reason = ("listed in delivery.extra_columns" if c in listed else f"not in codebook {cb.path.name}")
+        table.ignored.append({"column": c, "position": table.positions.get(c), "reason": reason})
+    table.ignored.sort(key=lambda c: c["position"] or 0)
+    table.df = table.df[stored]
+
+
+def _convert(path: Path, table: _Table, cb: Codebook) -> tuple[pd.DataFrame, pd.Series]:
+    """Numbers for the numeric columns, text for the municipality code and kept attributes;
+    returns the converted frame and the respondent ids as text."""
+    decimal = cb.delivery.get("decimal", ".") if cb.delivery_format == "csv" else "."
+    df = table.df
+    idv = cb.respondent_id
+    id_numbers, id_bad = _to_numbers(df[idv], decimal)
+    numeric_ids = not id_bad.any()
+    if numeric_ids:
+        ids_text = id_numbers.map(lambda v: None if math.isnan(v) else
+                                  (str(int(v)) if v.is_integer() else repr(v))).astype(object)
+    else:  # ids with letters ("A-0012") stay text
+        ids_text = _as_text(df[idv])
+    places = _Places(path, table, ids_text)
+    text_vars = {cb.by_role("municipality_code").variable} | {k.variable for k in cb.kept}
+    if not numeric_ids:
+        text_vars.add(idv)
+    out = {}
+    for col in df.columns:
+        if col in text_vars:
+            out[col] = _as_text(df[col])
+            continue
+        numbers, bad = (id_numbers, id_bad) if col == idv else _to_numbers(df[col], decimal)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise places.error(i, "not a number", col, value=df[col].iloc[i])
+        out[col] = numbers
+    return pd.DataFrame(out, index=df.index), ids_text
+
+
+def _check_against_codebook(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series, cb: Codebook) -> None:
+    places = _Places(path, table, ids)
+    written = table.df
+
+    def first(mask) -> int:
+        return int(np.flatnonzero(np.asarray(mask))[0])
+
+    if ids.isna().any():
+        i = first(ids.isna())
+        raise places.error(i, "respondent id is empty", cb.respondent_id)
+    dup = ids.duplicated(keep="first")
+    if dup.any():
+        i = first(dup)
+        other = int(table.rows[first(ids == ids.iloc[i])])
+        raise places.error(i, f"duplicate respondent id (also on {table.row_word} {other})", cb.respondent_id,
+                           value=written[cb.respondent_id].iloc[i])
+    for var in cb.variables:
+        if not var.codes:
+            continue
+        col = df[var.variable]
+        bad = col.notna() & ~col.isin(list(var.codes))
+        if bad.any():
+            i = first(bad)
+            raise places.error(i, f"code not in codebook {cb.path.name}", var.variable,
+                               value=written[var.variable].iloc[i])
+    if cb.weight is not None:
+        weight = df[cb.weight]
+        bad = weight.isna() | ~np.isfinite(weight.fillna(0)) | (weight <= 0)
+        if bad.any():
+            i = first(bad)
+            raise places.error(i, "weight is missing, zero, negative or not finite", cb.weight,
+                               value=written[cb.weight].iloc[i])
+    age_var = cb.by_role("age").variable
+    age = df[age_var]
+    lo, hi = cb.age_range
+    bad = age.isna() | (age < lo) | (age > hi)
+    if bad.any():
+        i = first(bad)
+        raise places.error(i, f"age outside the wave's range {lo}-{hi}", age_var, value=written[age_var].iloc[i])
+    fractional = age != np.floor(age)
+    if fractional.any():
+        i = first(fractional)
+        raise places.error(i, "age is not a whole number of years", age_var, value=written[age_var].iloc[i])
+
+
+def _municipalities(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series, cb: Codebook) -> list[dict]:
+    """Codes of the wave's boundary set, or an alias valid for its fieldwork (recorded); else an error."""
+    var = cb.by_role("municipality_code").variable
+    codes = df[var].map(normalise_code)
+    period = cb.reference_period
+    res = resolve_codes(set(codes.dropna()), cb.boundary_set, period)
+    places = _Places(path, table, ids)
+    if codes.isna().any():
+        i = int(np.flatnonzero(codes.isna().to_numpy())[0])
+        raise places.error(i, "municipality code is empty", var)
+    if res.unknown:
+        bad = codes.isin(list(res.unknown))
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise places.error(i, res.unknown[codes.iloc[i]], var, value=table.df[var].iloc[i])
+    df[var] = codes.map(res.mapping)
+    applied = []
+    for a in res.applied:
+        applied.append({"variable": var, "delivered_code": a.delivered_code, "applied_code": a.atvk_code,
+                        "rows": int((codes == a.delivered_code).sum()), "valid_from": a.valid_from,
+                        "valid_to": a.valid_to, "source": a.source})
+    return applied
+
+
+def _check_calendar(path: Path, cb: Codebook) -> None:
+    """A wave cannot be delivered before its fieldwork ended (by today's date, ``settings.today``);
+    without fieldwork dates, before its year began. No constant caps the wave year."""
+    now = today(path)
+    if cb.fieldwork:
+        start, end = cb.fieldwork
+        if end > now:
+            raise IngestError(path, f"the wave's fieldwork ({start} to {end}, codebook {cb.path.name}) ends after "
+                              f"today ({now}): a delivery from the future? Check the codebook's wave and fieldwork")
+    elif cb.wave > now.year:
+        raise IngestError(path, f"wave {cb.wave} (codebook {cb.path.name}) is after the current year {now.year} "
+                          f"(today is {now}): a delivery from the future? Check the codebook's wave")
 
 
 def read_survey_file(path: str | Path, codebook: Codebook) -> SurveyDelivery:
@@ -158,66 +546,27 @@ def read_survey_file(path: str | Path, codebook: Codebook) -> SurveyDelivery:
         raise IngestError(path, "file not found")
     if path.stat().st_size == 0:
         raise IngestError(path, "the file is empty")
+    _check_calendar(path, codebook)
     fmt = codebook.delivery_format
-    table = {"spss": lambda: _from_spss(path), "excel": lambda: _from_excel(path, codebook),
+    table = {"spss": lambda: _from_spss(path, codebook), "excel": lambda: _from_excel(path, codebook),
              "csv": lambda: _from_csv(path, codebook)}[fmt]()
     if table.df.empty:
         raise IngestError(path, "the file has no respondents")
-    _check_against_codebook(path, table.df, codebook, table.first_data_row)
-    return _to_delivery(path, table, codebook)
+    _check_size(path, codebook, len(table.df), "respondents", exact=True)
+    _select_columns(path, table, codebook)
+    df, ids = _convert(path, table, codebook)
+    _check_against_codebook(path, table, df, ids, codebook)
+    aliases = _municipalities(path, table, df, ids, codebook)
+    delivery = _to_delivery(path, table, df, ids, codebook)
+    delivery.ignored_columns = table.ignored
+    delivery.aliases_applied = aliases
+    delivery.file_rows = table.rows
+    return delivery
 
 
-def _check_against_codebook(path: Path, df: pd.DataFrame, cb: Codebook, first_row: int = 1) -> None:
-    def _row(i) -> int:
-        return first_row + int(i)  # the respondent's row in the delivered file
-
-    missing = [v.variable for v in cb.variables if v.variable not in df.columns]
-    if missing:
-        raise IngestError(path, f"variables named in codebook {cb.path.name} are not in the file",
-                          column=missing[0], value=missing)
-    known = {v.variable for v in cb.variables} | set(cb.delivery.get("extra_columns") or [])
-    extra = [c for c in df.columns if c not in known]
-    if extra:
-        raise IngestError(path, f"columns not in codebook {cb.path.name}: add them to the codebook (or to "
-                          "delivery.extra_columns if they are not used) before loading", column=extra[0], value=extra)
-    ids = df[cb.respondent_id]
-    if ids.isna().any():
-        raise IngestError(path, "respondent id is empty", row=_row(np.flatnonzero(ids.isna())[0]),
-                          column=cb.respondent_id)
-    dup = ids.duplicated(keep="first")
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise IngestError(path, "duplicate respondent id", row=_row(i), column=cb.respondent_id, value=ids.iloc[i])
-    for var in cb.variables:
-        if not var.codes:
-            continue
-        col = df[var.variable]
-        bad = col.notna() & ~col.isin(list(var.codes))
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise IngestError(path, f"code not in codebook {cb.path.name}", row=_row(i),
-                              column=var.variable, value=col.iloc[i])
-    if cb.weight is not None:
-        weight = pd.to_numeric(df[cb.weight], errors="coerce")
-        bad = weight.isna() | (weight <= 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise IngestError(path, "weight is missing, zero or negative", row=_row(i), column=cb.weight,
-                              value=df[cb.weight].iloc[i])
-    age_var = cb.by_role("age").variable
-    age = pd.to_numeric(df[age_var], errors="coerce")
-    lo, hi = cb.age_range
-    bad = age.isna() | (age < lo) | (age > hi)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise IngestError(path, f"age outside the wave's range {lo}-{hi}", row=_row(i), column=age_var,
-                          value=df[age_var].iloc[i])
-
-
-def _to_delivery(path: Path, table: _Table, cb: Codebook) -> SurveyDelivery:
-    df = table.df
-    ids = df[cb.respondent_id]
-    id_text = ids.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+def _to_delivery(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series, cb: Codebook) -> SurveyDelivery:
+    id_text = ids.to_numpy()
+    n = len(df)
     frames = []
     for var in df.columns:
         col = df[var]
@@ -225,10 +574,10 @@ def _to_delivery(path: Path, table: _Table, cb: Codebook) -> SurveyDelivery:
         frames.append(
             pd.DataFrame(
                 {
-                    "row_number": np.arange(1, len(df) + 1, dtype="int64"),
-                    "respondent_source_id": id_text.to_numpy(),
+                    "row_number": np.arange(1, n + 1, dtype="int64"),
+                    "respondent_source_id": id_text,
                     "variable": var,
-                    "value_num": col.astype("float64").to_numpy() if numeric else np.full(len(df), np.nan),
+                    "value_num": col.astype("float64").to_numpy() if numeric else np.full(n, np.nan),
                     "value_text": None if numeric else col.astype("object").where(col.notna(), None).to_numpy(),
                 }
             )
@@ -238,18 +587,22 @@ def _to_delivery(path: Path, table: _Table, cb: Codebook) -> SurveyDelivery:
     variables = pd.DataFrame(
         {
             "variable": list(df.columns),
-            "position": range(1, len(df.columns) + 1),
+            "position": [table.positions.get(c) for c in df.columns],
             "label": [labels.get(c) for c in df.columns],
             "var_type": ["numeric" if pd.api.types.is_numeric_dtype(df[c]) else "string" for c in df.columns],
             "user_missing": [table.user_missing.get(c) for c in df.columns],
         }
     )
+    stored = set(df.columns)
     value_labels = pd.DataFrame(
         [
             {"variable": var, "code": float(code), "label": label}
-            for var, mapping in table.value_labels.items()
+            for var, mapping in table.value_labels.items() if var in stored
             for code, label in mapping.items()
         ],
         columns=["variable", "code", "label"],
     )
-    return SurveyDelivery(path, cb.wave, len(df), cells, variables, value_labels)
+    return SurveyDelivery(path, cb.wave, n, cells, variables, value_labels)
+
+
+__all__ = ["SurveyDelivery", "read_survey_file", "read_spss", "shown"]

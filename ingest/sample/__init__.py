@@ -49,5 +49,6 @@ def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED, scale: int = 1)
         "admin": generate_admin(rng, landing_dir / "admin"),
     }
     (landing_dir.parent / TRUTH_FILE).write_text(json.dumps(truth, indent=1, ensure_ascii=False), encoding="utf-8")
-    write_sample_manifest(landing_dir)  # the only deliveries the built-in sample pseudonym salt may load
+    last_year = max([int(y) for y in survey] + [int(y) for y in truth["admin"]["years"]])
+    write_sample_manifest(landing_dir, last_year)  # the sample's files: its salt and its clock apply to them only
     return truth

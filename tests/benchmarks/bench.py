@@ -81,12 +81,34 @@ def scaled_suites(data_dir: Path, scale: int) -> Path:
     return target
 
 
+def scaled_codebooks(data_dir: Path, scale: int) -> Path:
+    """A copy of the wave codebooks whose expected number of respondents fits the scaled sample: the
+    loader refuses a file outside `expected_respondents` before parsing it (thresholds are data:
+    ingest/config/survey_delivery.yml holds the default, a codebook may set its own)."""
+    import yaml
+
+    from ingest.codebook import delivery_defaults
+    from ingest.settings import CODEBOOK_DIR
+
+    target = data_dir / "codebooks"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    bounds = delivery_defaults()["expected_respondents"]
+    for path in sorted(CODEBOOK_DIR.glob("wave_*.yml")):
+        text = path.read_text(encoding="utf-8")
+        if "expected_respondents" not in yaml.safe_load(text):
+            text += f"\nexpected_respondents: {{min: {bounds['min']}, max: {bounds['max'] * scale}}}\n"
+        (target / path.name).write_text(text, encoding="utf-8")
+    return target
+
+
 def timed_child(data_dir: Path, year: int | None = None) -> dict:
     """One pipeline run in a fresh process; wall time and the peak RSS of the largest process in
     its tree (wait4 reports the maximum over the child and its waited-for descendants, e.g. dbt)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_")}
     env.update(TRUST_DATA_DIR=str(data_dir), TRUST_REPORTS="skip", GX_ANALYTICS_ENABLED="false",
-               DAGSTER_HOME=str(data_dir / "dagster_home"), TRUST_SUITES_DIR=str(data_dir / "suites"))
+               DAGSTER_HOME=str(data_dir / "dagster_home"), TRUST_SUITES_DIR=str(data_dir / "suites"),
+               TRUST_CODEBOOK_DIR=str(data_dir / "codebooks"))
     (data_dir / "dagster_home").mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "tests.benchmarks.bench", "--child"] + (["--year", str(year)] if year else [])
     log_path = data_dir / "bench_run.log"
@@ -224,6 +246,7 @@ def bench_scale(scale: int, runs: int, root: Path, incremental: bool, log) -> di
         log(f"[{scale}x] sample written in {out['generate_seconds']:.0f} s")
     truth = json.loads((data_dir / "sample_truth.json").read_text(encoding="utf-8"))
     scaled_suites(data_dir, scale)
+    scaled_codebooks(data_dir, scale)
     out["respondents"] = sum(w["n_respondents"] for w in truth["survey"].values())
     runs_out = []
     for i in range(runs):

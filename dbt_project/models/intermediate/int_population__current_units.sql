@@ -2,6 +2,9 @@
 -- average for every 2021 unit the current unit consists of (the 36 novadi, 2012-2024), that is used;
 -- otherwise (state cities, years from 2025) the population at the reference date of
 -- ref_municipalities_2021 (1 Jan 2026; 1 Jan 2025 for Madona and Varakļāni). Each row says which.
+-- The years are those of the data (admin figures and the annual series), not a fixed range: a year
+-- after the newest reference date (e.g. a 2030 extract) takes the newest population available and
+-- says so (population_basis = 'newest_available').
 with units_2021 as (
     select
         municipality_code,
@@ -12,12 +15,18 @@ with units_2021 as (
     where boundary_set = 'post2021_43'
 ),
 
-years as (
-    select range::integer as year from range(2009, 2031)
+ref_dates as (
+    select atvk_code, population_ref_date from {{ ref('ref_municipalities_2021') }}
 ),
 
 annual as (
     select * from {{ ref('ref_population_annual') }}
+),
+
+years as (
+    select distinct year from {{ ref('int_admin__values_current_units') }}
+    union
+    select distinct year from annual
 ),
 
 components as (
@@ -27,24 +36,41 @@ components as (
         units_2021.municipality_code,
         units_2021.population_at_ref_date,
         units_2021.ref_date_source,
+        year(ref_dates.population_ref_date) as ref_date_year,
         annual.population as annual_average
     from units_2021
     cross join years
+    left join ref_dates on units_2021.municipality_code = ref_dates.atvk_code
     left join annual on units_2021.municipality_code = annual.atvk_code and years.year = annual.year
+),
+
+per_unit as (
+    select
+        current_municipality_code as municipality_code,
+        year,
+        count(annual_average) = count(*) as has_annual_average,
+        -- the year is after the newest reference date of a component unit: no population of that year exists
+        bool_or(year > ref_date_year) as after_reference_date,
+        sum(annual_average) as annual_average,
+        sum(population_at_ref_date) as population_at_ref_date,
+        string_agg(distinct ref_date_source, '; ' order by ref_date_source) as ref_date_sources
+    from components
+    group by current_municipality_code, year
 )
 
 select
-    current_municipality_code as municipality_code,
+    municipality_code,
     year,
+    case when has_annual_average then annual_average else population_at_ref_date end as population,
     case
-        when count(annual_average) = count(*) then sum(annual_average)
-        else sum(population_at_ref_date)
-    end as population,
-    case when count(annual_average) = count(*) then 'annual_average' else 'reference_date' end
-        as population_basis,
+        when has_annual_average then 'annual_average'
+        when after_reference_date then 'newest_available'
+        else 'reference_date'
+    end as population_basis,
     case
-        when count(annual_average) = count(*) then 'CSP IRS031, annual average population ' || year
-        else string_agg(distinct ref_date_source, '; ' order by ref_date_source) || ' (no annual series for this unit and year)'
+        when has_annual_average then 'CSP IRS031, annual average population ' || year
+        when after_reference_date
+            then ref_date_sources || ' (newest available; the reference data has no population for ' || year || ')'
+        else ref_date_sources || ' (no annual series for this unit and year)'
     end as population_source
-from components
-group by current_municipality_code, year
+from per_unit
