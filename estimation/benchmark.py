@@ -128,7 +128,7 @@ def truth_regression_sigma2(truth: np.ndarray, X: np.ndarray) -> float:
     return float(r @ r / (len(truth) - X.shape[1]))
 
 
-COMPARE = ("amrl_yl", "reml")
+COMPARE = ("amrl_yl", "amrl_ll", "reml")
 
 
 def replicate_benchmark(inputs: Inputs, replicates: int, seed: int = DEFAULT_SEED,

@@ -155,7 +155,7 @@ def estimate_wave(wave: int, direct: pd.DataFrame, p_nat: float, provision: pd.D
     rows["synthetic_estimate"] = np.clip(syn, 0.0, 1.0)
     rows["synthetic_mse"] = syn_mse
     rows["shrinkage_gamma"] = gamma
-    rows["estimate_type"] = np.where(has_direct, "eblup", "synthetic")
+    rows["estimate_type"] = np.where(has_direct, "composite", "synthetic")
     rows["sigma2_u"] = f.sigma2_u
     rows["sigma2_u_reml"] = reml
     rows["model_converged"] = f.converged
