@@ -202,12 +202,20 @@ def _covered(fitted: pd.DataFrame, est: str, mse: str) -> float:
 
 
 def overall(raw: pd.DataFrame) -> dict:
+    """Pooled over waves: coverage of every method, and in the fits where REML puts sigma2_u at 0."""
     fitted = raw[raw["fit_status"] == "fitted"]
+    zero = fitted[fitted["sigma2_u_reml"] == 0]
     out = {"coverage_model": _covered(fitted, "modelled_estimate", "modelled_mse"),
-           "coverage_synthetic": _covered(fitted, "synthetic_estimate", "synthetic_mse")}
+           "coverage_synthetic": _covered(fitted, "synthetic_estimate", "synthetic_mse"),
+           "reml_zero_fits": int(zero.groupby(["replicate", "wave_year"]).ngroups),
+           "fits": int(fitted.groupby(["replicate", "wave_year"]).ngroups)}
+    if len(zero):
+        out["coverage_model_where_reml_zero"] = _covered(zero, "modelled_estimate", "modelled_mse")
     for col in fitted.columns:
         if col.endswith("_estimate") and f"{col[:-9]}_mse" in fitted and col[:-9] not in ("modelled", "synthetic"):
             out[f"coverage_{col[:-9]}"] = _covered(fitted, col, f"{col[:-9]}_mse")
+            if len(zero):
+                out[f"coverage_{col[:-9]}_where_reml_zero"] = _covered(zero, col, f"{col[:-9]}_mse")
     return out
 
 
@@ -228,7 +236,10 @@ def markdown(rows: list[dict], totals: dict, config: ModelConfig, compare: tuple
     lines.append("")
     lines.append(f"sigma2_u = 0 in {sum(r['share_sigma2_u_zero'] * r['replicates'] for r in rows):.0f} of "
                  f"{sum(r['replicates'] for r in rows)} wave fits of the model ({config.variance_method}); "
-                 f"REML gives 0 in {sum(r['share_sigma2_u_reml_zero'] * r['replicates'] for r in rows):.0f}.")
+                 f"REML gives 0 in {totals['reml_zero_fits']}.")
+    if "coverage_model_where_reml_zero" in totals:
+        lines.append("95 % coverage in those fits: model " + f"{totals['coverage_model_where_reml_zero']:.3f}"
+                     + "".join(f", {m} {totals[f'coverage_{m}_where_reml_zero']:.3f}" for m in compare) + ".")
     return "\n".join(lines)
 
 

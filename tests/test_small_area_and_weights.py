@@ -236,7 +236,7 @@ def test_dbt_model_skips_an_unfittable_wave_and_publishes_the_rest(sample_build,
     shutil.copyfile(sample_build.paths.warehouse_path, wh)
     with duckdb.connect(str(wh)) as con:
         keep = [r[0] for r in con.execute(
-            """select geo_code from intermediate.int_indicator_cells where wave_year = 2027
+            """select distinct geo_code from intermediate.int_indicator_cells where wave_year = 2027
                and geo_level = 'municipality' order by geo_code limit 4""").fetchall()]
         con.execute("""delete from intermediate.int_indicator_cells where wave_year = 2027
                        and geo_level = 'municipality' and geo_code not in (select unnest(?))""", [keep])
