@@ -2,8 +2,11 @@
 (checked by reading the delivered .sav independently of the pipeline)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import numpy as np
+import pandas as pd
 import pyreadstat
 import pytest
 
@@ -49,3 +52,47 @@ def test_admin_extracts_one_per_reporting_municipality_and_year(two_samples):
             r = rows[row_no]
             assert r["women"] + r["men"] == r["total"], (key, row_no)
             assert sum(r.get(k, 0) for k in ages) == r["total"], (key, row_no)
+
+
+def test_truth_has_area_effects_the_covariates_do_not_explain(two_samples):
+    """Municipal trust = the part service quality explains (quality also drives the admin figures,
+    i.e. the model's covariates) + an area effect independent of it. On the logit scale the area
+    effect's sd is about half the quality part's; it is partly persistent across waves."""
+    (_, truth), _ = two_samples
+    effects = {}
+    for wave in ("2022", "2024", "2025", "2026", "2027", "2028"):
+        comp = truth["survey"][wave]["true_trust_top2_logit_components"]
+        assert len(comp) == 42
+        q = np.array([c["logit_quality_part"] for c in comp.values()])
+        a = np.array([c["logit_area_effect"] for c in comp.values()])
+        assert 0.12 < a.std(ddof=1) < 0.30, wave
+        assert 0.3 < a.std(ddof=1) / q.std(ddof=1) < 0.7, wave
+        assert abs(np.corrcoef(a, q)[0, 1]) < 0.4, wave
+        true = truth["survey"][wave]["true_trust_top2_by_municipality"]
+        logit = np.log(np.array([true[c] for c in comp]) / (1 - np.array([true[c] for c in comp])))
+        assert logit == pytest.approx(q + a, abs=1e-12)
+        effects[wave] = a
+    assert 0.3 < np.corrcoef(effects["2022"], effects["2028"])[0, 1] < 0.95
+
+
+def test_trust_answers_follow_the_true_municipal_rates():
+    """A large draw of the 2026 design: every municipality's share of "fully + rather" among those
+    who answer (refusals out, "hard to say" in) is within 4 standard errors of its true rate."""
+    from ingest.codebook import codebook_for_wave
+    from ingest.sample.quality import current_unit
+    from ingest.sample.survey_generic import WAVES, draw_harmonised, true_municipal_trust
+
+    spec = dataclasses.replace(next(s for s in WAVES if s.wave == 2026), n=250_000)
+    cb = codebook_for_wave(2026)
+    df = draw_harmonised(spec, cb, np.random.default_rng(1))
+    answered = df[df["trust_social_service"] != "refused"]
+    top2 = answered["trust_social_service"].isin(["1", "2"])
+    got = top2.groupby(answered["municipality_code"].map(current_unit)).agg(["mean", "size"])
+    true = pd.Series(true_municipal_trust(spec, cb))
+    assert sorted(got.index) == sorted(true.index)
+    se = np.sqrt(true * (1 - true) / got["size"])
+    z = (got["mean"] - true) / se
+    assert (z.abs() < 4).all(), z[z.abs() >= 4]
+    # no common bias (refusals counted in the base would put every rate 0.5 points too low)
+    pooled = (got["size"] * (got["mean"] - true)).sum() / got["size"].sum()
+    assert abs(pooled) < 3 * np.sqrt((got["size"] * true * (1 - true)).sum()) / got["size"].sum()

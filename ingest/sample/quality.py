@@ -1,9 +1,18 @@
-"""A synthetic, seeded "quality of the social service" per current municipality (42-set).
+"""Synthetic, seeded municipal traits of the current municipalities (42-set).
 
-It moves both the survey answers (trust is higher where quality is higher) and the admin
-figures (more recipients and specialists per resident), so the sample has a real trust-provision
-link and true municipality rates that small-area estimates can be benchmarked against.
-Earlier units take the quality of their current successor (the split Aglonas novads: Preiļu).
+quality(code): a "quality of the social service". It moves both the survey answers (trust is
+higher where quality is higher) and the admin figures (more recipients and specialists per
+resident), so the sample has a real trust-provision link that the covariates of the small-area
+model can pick up.
+
+area_effect(code, wave): what else makes a municipality's trust differ, which the admin figures
+do NOT reflect (local reputation, a scandal, the mayor): a persistent part plus a part of its
+own in every wave, independent of quality. Without it the small-area model would be tested on a
+world built for it (trust fully explained by the covariates but for their own noise).
+
+Both are standard normal draws seeded by the unit's code (and the wave), so they are the same in
+every run and at every scale. Earlier units take the traits of their current successor (the split
+Aglonas novads: Preiļu).
 """
 from __future__ import annotations
 
@@ -31,3 +40,18 @@ def current_unit(code: str) -> str:
 def quality(code: str) -> float:
     """Standard-normal quality of the current unit a code belongs to; stable across runs."""
     return float(np.random.default_rng(int(current_unit(code))).standard_normal())
+
+
+# Sizes of the area effect, in the unit of survey_generic.improved(): probability mass moved from
+# the negative to the positive trust answers (about the shift of the top-2 share). Quality moves
+# trust by QUALITY_EFFECT (survey_generic) = 0.10 per standard deviation.
+AREA_EFFECT_PERSISTENT_SD = 0.04
+AREA_EFFECT_WAVE_SD = 0.025
+
+
+def area_effect(code: str, wave: int) -> float:
+    """Shift of trust in the current unit a code belongs to, not explained by quality."""
+    unit = int(current_unit(code))
+    persistent = np.random.default_rng([unit, 1]).standard_normal()
+    of_wave = np.random.default_rng([unit, 2, wave]).standard_normal()
+    return float(AREA_EFFECT_PERSISTENT_SD * persistent + AREA_EFFECT_WAVE_SD * of_wave)

@@ -18,8 +18,8 @@ import pyreadstat
 from openpyxl import Workbook
 
 from ingest.codebook import Codebook, codebook_for_wave
-from ingest.sample.quality import current_unit, quality
-from ingest.settings import read_seed
+from ingest.sample.quality import area_effect, current_unit, quality
+from ingest.settings import current_boundary_set, read_seed
 
 VALUES = ["1", "2", "3", "4", "hard_to_say", "refused"]
 REASONS_PUBLISHED = {  # share of those who considered turning but did not (2017 report)
@@ -93,18 +93,27 @@ def improved(p: list[float], delta: float) -> np.ndarray:
 QUALITY_EFFECT = 0.10  # trust shift per standard deviation of municipal service quality
 
 
+def trust_shift(code: str, wave: int) -> float:
+    """A municipality's trust shift (mass moved to the positive answers, as in improved()): the part
+    the service quality explains (which the admin figures also reflect) plus an area effect they do
+    not (ingest.sample.quality.area_effect)."""
+    return QUALITY_EFFECT * quality(code) + area_effect(code, wave)
+
+
 def expected_client_share(spec: "WaveSample", lo: int, hi: int) -> float:
     share_60_plus = (hi - 60 + 1) / (hi - lo + 1)
     return spec.client_share * (1 + 0.8 * share_60_plus) / 1.25
 
 
-def true_trust_top2(spec: "WaveSample", q: float, lo: int, hi: int) -> float:
-    """Expected share of "fully + rather trust" among all residents (incl. hard to say) of a
-    municipality of quality q: the rate small-area estimates are benchmarked against."""
+def true_trust_top2(spec: "WaveSample", shift: float, lo: int, hi: int) -> float:
+    """Expected share of "fully + rather trust" among the residents who answer (incl. "hard to say",
+    not refusals: the base of the trust_top2 indicator) of a municipality with trust shift `shift`
+    (trust_shift): the rate small-area estimates are benchmarked against."""
     c = expected_client_share(spec, lo, hi)
-    res = improved(BASE["trust_social_service_residents"], spec.improvement / 2 + QUALITY_EFFECT * q)
-    cli = improved(BASE["trust_social_service_clients"], spec.improvement + QUALITY_EFFECT * q)
-    return float((1 - c) * res[:2].sum() + c * cli[:2].sum())
+    res = improved(BASE["trust_social_service_residents"], spec.improvement / 2 + shift)
+    cli = improved(BASE["trust_social_service_clients"], spec.improvement + shift)
+    # Over those asked incl. "hard to say", refusals out (VALUES[-1]), as the indicator is defined.
+    return float(((1 - c) * res[:2].sum() + c * cli[:2].sum()) / ((1 - c) * (1 - res[-1]) + c * (1 - cli[-1])))
 
 
 def draw_harmonised(spec: WaveSample, cb: Codebook, rng: np.random.Generator) -> pd.DataFrame:
@@ -131,12 +140,12 @@ def draw_harmonised(spec: WaveSample, cb: Codebook, rng: np.random.Generator) ->
     if "trust_social_service" in asked:
         trust = pd.Series("", index=df.index, dtype=object)
         for code, idx in df.groupby("municipality_code").groups.items():
-            q = quality(code)
+            shift = trust_shift(code, spec.wave)
             for is_client, base, delta in ((False, "trust_social_service_residents", spec.improvement / 2),
                                            (True, "trust_social_service_clients", spec.improvement)):
                 sel = [i for i in idx if bool(df.at[i, "client"]) == is_client]
                 if sel:
-                    trust[sel] = rng.choice(VALUES, size=len(sel), p=improved(BASE[base], delta + QUALITY_EFFECT * q))
+                    trust[sel] = rng.choice(VALUES, size=len(sel), p=improved(BASE[base], delta + shift))
         df["trust_social_service"] = trust
     for item in ("client_satisfaction", "client_rating_respect", "client_rating_confidentiality",
                  "client_rating_complex_situations"):
@@ -271,11 +280,30 @@ def truth(df: pd.DataFrame, weights: np.ndarray | None, cb: Codebook) -> dict:
     return out
 
 
+def current_codes() -> list[str]:
+    return sorted({current_unit(c) for c in municipalities(current_boundary_set())["code"]})
+
+
 def true_municipal_trust(spec: "WaveSample", cb: Codebook) -> dict[str, float]:
-    """True trust top-2 rate of every current municipality (42-set) for the wave."""
+    """True trust top-2 rate of every current municipality for the wave."""
     lo, hi = cb.age_range
-    codes = {current_unit(c) for c in municipalities("post2025_42")["code"]}
-    return {c: true_trust_top2(spec, quality(c), lo, hi) for c in sorted(codes)}
+    return {c: true_trust_top2(spec, trust_shift(c, spec.wave), lo, hi) for c in current_codes()}
+
+
+def trust_components(spec: "WaveSample", cb: Codebook) -> dict[str, dict[str, float]]:
+    """The true rate split on the logit scale into the part quality explains (with no area effect)
+    and the area effect the admin figures do not reflect, per current municipality."""
+    lo, hi = cb.age_range
+
+    def logit(p: float) -> float:
+        return float(np.log(p / (1 - p)))
+
+    out = {}
+    for c in current_codes():
+        total = logit(true_trust_top2(spec, trust_shift(c, spec.wave), lo, hi))
+        explained = logit(true_trust_top2(spec, QUALITY_EFFECT * quality(c), lo, hi))
+        out[c] = {"logit_quality_part": explained, "logit_area_effect": total - explained}
+    return out
 
 
 def generate_wave(spec: WaveSample, landing_survey: Path, rng: np.random.Generator) -> dict:
@@ -286,4 +314,5 @@ def generate_wave(spec: WaveSample, landing_survey: Path, rng: np.random.Generat
     result = truth(df, weights, cb)
     if "trust_social_service" in {i.item_code for i in cb.items}:
         result["true_trust_top2_by_municipality"] = true_municipal_trust(spec, cb)
+        result["true_trust_top2_logit_components"] = trust_components(spec, cb)
     return result

@@ -1,64 +1,25 @@
-"""Fay-Herriot small-area estimates of trust_top2 (share incl. "hard to say") for every current
-municipality and wave (estimation/fay_herriot.py).
+"""Small-area (Fay-Herriot) estimates of trust_top2 (share incl. "hard to say") for every current
+municipality and wave: estimation/small_area.py on the direct estimates of int_indicator_cells and
+the provision figures of mart_provision_per_capita, configured by estimation/small_area_model.yml.
 
-Direct estimates and effective n come from int_indicator_cells (before suppression: they are model
-inputs, never published from here). Sampling variances are smoothed (generalised variance
-function): D_i = p_nat (1 - p_nat) / n_eff_i, since the direct p_i of a small cell is too noisy to
-give its own variance (and is 0 at p_i = 0 or 1). Covariates: the same year's provision per capita
-(recipients of mandatory services per 1000, expenditure per resident, residents per social-work
-specialist; standardised within the wave) from mart_provision_per_capita, or of the latest earlier
-year when the wave's year has no figures yet (covariate_year). Municipalities without
-respondents get the synthetic estimate.
+The direct estimates and effective n are taken before disclosure control: they are model inputs,
+never published from here. A wave that cannot be modelled (too few areas with respondents, no
+complete year of provision figures) gets fit_status = skipped and its reason, not an error, so a
+partial year never stops the build. Columns: int_trust_small_area.yml.
 """
-import numpy as np
-import pandas as pd
-
-from estimation.fay_herriot import fit, synthetic
-
-COVARIATES = ["recipients_per_1000", "expenditure_per_resident_eur", "residents_per_specialist"]
-INDICATOR = "trust_top2"
+from estimation.small_area import estimate_all, load_config
+from ingest.settings import current_boundary_set
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    cells = dbt.ref("int_indicator_cells").df()
-    cells = cells[(cells["indicator_code"] == INDICATOR) & (cells["subgroup_type"] == "all")]
-    provision = dbt.ref("mart_provision_per_capita").df()
-    out = []
-    for wave, group in cells.groupby("wave_year"):
-        national = group[group["geo_level"] == "national"].iloc[0]
-        p_nat = float(national["share_incl_hard_to_say"])
-        direct = group[group["geo_level"] == "municipality"].set_index("geo_code")
-        # Covariates of the wave's year, or of the latest earlier year with provision figures.
-        years = sorted(y for y in provision["year"].unique() if y <= wave) or sorted(provision["year"].unique())
-        covariate_year = int(years[-1])
-        covs = provision[provision["year"] == covariate_year].set_index("municipality_code")[COVARIATES].astype(float)
-        covs = (covs - covs.mean()) / covs.std(ddof=0)
-        X_all = np.column_stack([np.ones(len(covs)), covs.to_numpy()])
-        n_eff = (direct["sum_w"] ** 2 / direct["sum_w2"]).reindex(covs.index)
-        has_direct = (direct["n_unweighted"].reindex(covs.index).fillna(0) >= 2).to_numpy()
-        y = direct["share_incl_hard_to_say"].reindex(covs.index).to_numpy(dtype=float)
-        D = p_nat * (1 - p_nat) / n_eff.to_numpy(dtype=float)
-        f = fit(y[has_direct], D[has_direct], X_all[has_direct])
-        est = np.full(len(covs), np.nan)
-        mse = np.full(len(covs), np.nan)
-        est[has_direct], mse[has_direct] = f.eblup, f.mse
-        if (~has_direct).any():
-            est[~has_direct], mse[~has_direct] = synthetic(f, X_all[~has_direct], X_all[has_direct], D[has_direct])
-        out.append(pd.DataFrame({
-            "indicator_code": INDICATOR,
-            "wave_year": int(wave),
-            "municipality_code": covs.index,
-            "n_unweighted": direct["n_unweighted"].reindex(covs.index).fillna(0).astype(int).to_numpy(),
-            "direct_estimate": np.where(has_direct, y, np.nan),
-            "direct_variance_smoothed": np.where(has_direct, D, np.nan),
-            "modelled_estimate": np.clip(est, 0, 1),
-            "modelled_mse": mse,
-            "shrinkage_gamma": np.where(has_direct, f.sigma2_u / (f.sigma2_u + D), 0.0),
-            "estimate_type": np.where(has_direct, "eblup", "synthetic"),
-            "sigma2_u": f.sigma2_u,
-            "model_converged": f.converged,
-            "covariates": ", ".join(COVARIATES),
-            "covariate_year": covariate_year,
-        }))
-    return pd.concat(out, ignore_index=True)
+    config = load_config()
+    # fixed row orders: the same data gives the same estimates to the last bit in every build
+    cells = dbt.ref("int_indicator_cells").df().sort_values(
+        ["indicator_code", "wave_year", "geo_level", "geo_code", "subgroup_type", "subgroup_value"],
+        kind="stable", ignore_index=True)
+    provision = dbt.ref("mart_provision_per_capita").df().sort_values(["municipality_code", "year"], kind="stable",
+                                                                       ignore_index=True)
+    units = dbt.ref("dim_municipality").df()
+    current = sorted(units.loc[units["boundary_set"] == current_boundary_set(), "municipality_code"].unique())
+    return estimate_all(cells, provision, current, config)
