@@ -36,7 +36,7 @@ PHASES = ("ingest", "quality checks", "dbt build", "publish")
 def phase_of(step: str) -> str | None:
     if step.startswith("load_"):
         return "ingest"
-    if "_ge_" in step:
+    if step == "ge_plausibility":
         return "quality checks"
     if step == "dbt_build":
         return "dbt build"
@@ -62,23 +62,6 @@ def child(year: int | None) -> None:
             phases[phase_of(step)] += seconds
     print("BENCH " + json.dumps({"success": summary.success, "run_seconds": wall, "phases": phases,
                                  "steps": summary.step_seconds}))
-
-
-def scaled_suites(data_dir: Path, scale: int) -> Path:
-    """A copy of the GE suites whose respondents-per-wave bound fits the scaled sample (thresholds
-    are data; nothing else changes)."""
-    import yaml
-
-    target = data_dir / "suites"
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(REPO / "expectations" / "suites", target)
-    path = target / "raw_survey_wave.yml"
-    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for e in spec["expectations"]:
-        if e["type"] == "expect_table_row_count_to_be_between":
-            e["kwargs"]["max_value"] = e["kwargs"]["max_value"] * scale
-    path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return target
 
 
 def scaled_codebooks(data_dir: Path, scale: int) -> Path:
@@ -107,8 +90,7 @@ def timed_child(data_dir: Path, year: int | None = None) -> dict:
     its tree (wait4 reports the maximum over the child and its waited-for descendants, e.g. dbt)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_")}
     env.update(TRUST_DATA_DIR=str(data_dir), TRUST_REPORTS="skip", GX_ANALYTICS_ENABLED="false",
-               DAGSTER_HOME=str(data_dir / "dagster_home"), TRUST_SUITES_DIR=str(data_dir / "suites"),
-               TRUST_CODEBOOK_DIR=str(data_dir / "codebooks"))
+               DAGSTER_HOME=str(data_dir / "dagster_home"), TRUST_CODEBOOK_DIR=str(data_dir / "codebooks"))
     (data_dir / "dagster_home").mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "tests.benchmarks.bench", "--child"] + (["--year", str(year)] if year else [])
     log_path = data_dir / "bench_run.log"
@@ -130,7 +112,7 @@ def timed_child(data_dir: Path, year: int | None = None) -> dict:
 
 
 def clean_outputs(data_dir: Path) -> None:
-    for sub in ("warehouse", "published", "quality", "dagster_home"):  # keeps landing and suites
+    for sub in ("warehouse", "published", "quality", "dagster_home"):  # keeps landing and codebooks
         shutil.rmtree(data_dir / sub, ignore_errors=True)
 
 
@@ -245,7 +227,6 @@ def bench_scale(scale: int, runs: int, root: Path, incremental: bool, log) -> di
         out["generate_seconds"] = time.perf_counter() - t0
         log(f"[{scale}x] sample written in {out['generate_seconds']:.0f} s")
     truth = json.loads((data_dir / "sample_truth.json").read_text(encoding="utf-8"))
-    scaled_suites(data_dir, scale)
     scaled_codebooks(data_dir, scale)
     out["respondents"] = sum(w["n_respondents"] for w in truth["survey"].values())
     runs_out = []
