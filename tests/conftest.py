@@ -18,6 +18,9 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # Tests load hand-made deliveries besides the sample, which the built-in sample salt refuses (ingest/pseudonym.py).
 os.environ.setdefault("TRUST_PSEUDONYM_SALT", "test-session-salt-not-a-secret")
+# The tests replay deliveries of the sample's period (waves up to 2028, a new wave 2029): their clock is
+# mid-2029 (ingest/settings.today). Tests of the calendar itself set their own TRUST_TODAY.
+os.environ.setdefault("TRUST_TODAY", "2029-06-30")
 # A report build that cannot finish must not hold the suite for the default 10 minutes.
 os.environ.setdefault("TRUST_REPORT_TIMEOUT", "300")
 # The Evidence site takes about two minutes to build: pipeline runs in tests skip it; the report

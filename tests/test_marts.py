@@ -13,8 +13,7 @@ def test_pipeline_run_succeeded(sample_build):
     assert s.success, s.render()
     assert not s.step_failures
     assert {c["name"] for c in s.checks if c["name"].startswith("ge_")} == {
-        "ge_raw_survey_wave", "ge_raw_admin_extract",
-        "ge_mart_indicator_estimates", "ge_mart_provision_per_capita", "ge_mart_client_satisfaction"}
+        "ge_dim_wave", "ge_mart_provision_per_capita", "ge_mart_client_satisfaction"}
     assert all(c["passed"] for c in s.checks), [c for c in s.checks if not c["passed"]]
     assert s.materialized_any("marts/") and s.materialized_any("publish/") and s.materialized_any("reports/")
 

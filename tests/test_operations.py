@@ -39,7 +39,7 @@ def cli(args, env, **kw):
 
 
 def cli_env(paths, tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_") or k == "TRUST_PSEUDONYM_SALT"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_") or k in ("TRUST_PSEUDONYM_SALT", "TRUST_TODAY")}
     env.update(TRUST_DATA_DIR=str(paths.data_dir), DAGSTER_HOME=str(tmp_path / "dagster_home"),
                TRUST_REPORTS="skip", GX_ANALYTICS_ENABLED="false", **extra)
     return env
@@ -473,3 +473,24 @@ def test_a_blocked_run_quarantines_what_the_gate_points_at(tmp_path, gates, fail
     for r in rows:
         assert "/" not in r["public_message"] and r["public_message"].startswith(
             "survey wave 2027" if r["source_kind"] == "survey" else "admin extract 2024")
+
+
+def test_the_sample_clock_applies_to_the_generators_files_only(tmp_path, monkeypatch):
+    """The sample simulates deliveries up to 2028, ahead of the machine's clock: its own files are checked
+    against 1 January after its last year; any other file, even in the same folder, against today's date."""
+    import datetime
+
+    from ingest.pseudonym import write_sample_manifest
+    from ingest.settings import today
+
+    monkeypatch.delenv("TRUST_TODAY", raising=False)
+    landing = tmp_path / "landing"
+    (landing / "survey" / "2028").mkdir(parents=True)
+    made = landing / "survey" / "2028" / "made_by_the_generator.sav"
+    made.write_bytes(b"sample bytes")
+    write_sample_manifest(landing, last_year=2028)
+    other = landing / "survey" / "2028" / "delivered_by_hand.sav"
+    other.write_bytes(b"other bytes")
+    real = datetime.date.today()
+    assert today(made) == max(real, datetime.date(2029, 1, 1))
+    assert today(other) == real and today() == real
