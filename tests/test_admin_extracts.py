@@ -104,6 +104,7 @@ def test_a_second_extract_for_the_same_municipality_year_is_rejected(tmp_path):
     assert con.execute("select count(*), min(source_file) from raw.admin_table_rows").fetchone() == before
 
 
+@pytest.mark.e2e
 def test_rejected_workbook_reaches_neither_raw_tables_nor_marts(copy_of_build):
     paths = copy_of_build
     target = paths.admin_landing / "2022" / "LM_datu_tabula_0031000_2022.xlsx"

@@ -92,6 +92,7 @@ def with_wave_2029(copy_of_build, tmp_path, monkeypatch):
     return copy_of_build, df
 
 
+@pytest.mark.e2e
 def test_new_wave_flows_into_the_facts_without_code_change(with_wave_2029):
     paths, df = with_wave_2029
     summary = run_pipeline()
