@@ -25,6 +25,18 @@ from orchestration.resources import ensure_dbt_manifest
 from orchestration.writer import WarehouseWriter
 
 
+def catalog_name(path: Path) -> str:
+    """The name DuckDB gives a database file's catalog (its name up to the first dot): dbt's views in
+    the warehouse refer to their tables through it, so the warehouse is attached under this name."""
+    return Path(path).name.split(".")[0]
+
+
+def _attach_warehouse(con, warehouse_path: Path) -> str:
+    name = catalog_name(warehouse_path)
+    con.execute(f'attach {sql_literal(warehouse_path)} as "{name}" (read_only)')
+    return name
+
+
 def sql_literal(text) -> str:
     """A string as an SQL literal (DuckDB cannot bind the path of an ATTACH)."""
     return "'" + str(text).replace("'", "''") + "'"
@@ -55,18 +67,18 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
     con = duckdb.connect(str(tmp))
     counts = {}
     try:
-        con.execute(f"attach {sql_literal(warehouse_path)} as wh (read_only)")
+        wh = _attach_warehouse(con, warehouse_path)
         for schema, name in tables:
             left_out = (exclude or {}).get(name) or []
             star = "*" + (f" exclude ({', '.join(chr(34) + c + chr(34) for c in left_out)})" if left_out else "")
-            con.execute(f'create table main."{name}" as select {star} from wh."{schema}"."{name}"')
+            con.execute(f'create table main."{name}" as select {star} from "{wh}"."{schema}"."{name}"')
             counts[name] = con.execute(f'select count(*) from main."{name}"').fetchone()[0]
         con.execute(
             "create table main._snapshot_info as select ?::timestamptz as published_at, ? as run_id, ? as tables",
             [datetime.now(timezone.utc), run_id, ",".join(n for _, n in tables)],
         )
-        _write_quality_tables(con)
-        con.execute("detach wh")
+        _write_quality_tables(con, wh)
+        con.execute(f'detach "{wh}"')
         con.execute("checkpoint")
     finally:
         con.close()
@@ -99,9 +111,9 @@ QUALITY_TABLES = {
 }
 
 
-def _write_quality_tables(con) -> None:
+def _write_quality_tables(con, wh: str) -> None:
     for name, sql in QUALITY_TABLES.items():
-        con.execute(f"create or replace table main.{name} as {sql}")
+        con.execute(f"create or replace table main.{name} as {sql.replace('wh.audit.', chr(34) + wh + chr(34) + '.audit.')}")
     con.execute("create or replace table main._quality_info as select ?::timestamptz as refreshed_at",
                 [datetime.now(timezone.utc)])
 
@@ -116,9 +128,9 @@ def refresh_quality_status(warehouse_path: Path, published_path: Path) -> bool:
     shutil.copyfile(published_path, tmp)
     con = duckdb.connect(str(tmp))
     try:
-        con.execute(f"attach {sql_literal(warehouse_path)} as wh (read_only)")
-        _write_quality_tables(con)
-        con.execute("detach wh")
+        wh = _attach_warehouse(con, warehouse_path)
+        _write_quality_tables(con, wh)
+        con.execute(f'detach "{wh}"')
         con.execute("checkpoint")
     finally:
         con.close()

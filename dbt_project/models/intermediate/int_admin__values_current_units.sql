@@ -2,12 +2,12 @@
 -- 2009->2021 crosswalk and 2021 units through the 2025 merger, summed. The split Aglonas novads is
 -- allocated to Preiļu and Krāslavas novads by the shares of seed ref_split_allocation (flagged).
 with cell_values as (
-    select * from {{ ref('fct_service_provision') }}
+    select * from {{ ref('int_admin__provision') }}
     where availability = 'available'
 ),
 
 municipalities as (
-    select * from {{ ref('dim_municipality') }}
+    select * from {{ ref('int_municipalities') }}
 ),
 
 split as (

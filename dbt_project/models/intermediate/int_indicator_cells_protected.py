@@ -70,7 +70,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     cells = dbt.ref("int_indicator_cells").df()
     rules = dbt.ref("disclosure_rules").df().set_index("rule")["value"]
-    units = dbt.ref("dim_municipality").df()
+    units = dbt.ref("int_municipalities").df()
     current = units[units["boundary_set"] == "post2025_42"]
     region_of = dict(zip(current["municipality_code"], current["region_2009_2023"]))
     return protect(cells, int(float(rules["min_unweighted_n"])), region_of)

@@ -17,7 +17,7 @@ respondents as (
 ),
 
 current_units as (
-    select municipality_code, region_2009_2023 from {{ ref('dim_municipality') }}
+    select municipality_code, region_2009_2023 from {{ ref('int_municipalities') }}
     where boundary_set = 'post2025_42'
 )
 

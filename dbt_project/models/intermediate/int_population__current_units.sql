@@ -11,7 +11,7 @@ with units_2021 as (
         current_municipality_code,
         population as population_at_ref_date,
         population_source as ref_date_source
-    from {{ ref('dim_municipality') }}
+    from {{ ref('int_municipalities') }}
     where boundary_set = 'post2021_43'
 ),
 

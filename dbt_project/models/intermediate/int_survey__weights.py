@@ -16,7 +16,7 @@ def model(dbt, session):
     respondents = dbt.ref("int_survey__respondents").df().sort_values(["wave_year", "respondent_source_id"],
                                                                       kind="stable", ignore_index=True)
     waves = dbt.ref("stg_survey__waves").df()[["wave_year", "boundary_set", "has_delivered_weight"]]
-    units = dbt.ref("dim_municipality").df()
+    units = dbt.ref("int_municipalities").df()
     targets = population_targets(dbt.ref("ref_municipalities_2021").df())
     out = []
     for wave, g in respondents.merge(waves, on="wave_year").groupby("wave_year"):

@@ -18,8 +18,8 @@ def model(dbt, session):
     cells = dbt.ref("int_indicator_cells").df().sort_values(
         ["indicator_code", "wave_year", "geo_level", "geo_code", "subgroup_type", "subgroup_value"],
         kind="stable", ignore_index=True)
-    provision = dbt.ref("mart_provision_per_capita").df().sort_values(["municipality_code", "year"], kind="stable",
+    provision = dbt.ref("int_provision__per_capita").df().sort_values(["municipality_code", "year"], kind="stable",
                                                                        ignore_index=True)
-    units = dbt.ref("dim_municipality").df()
+    units = dbt.ref("int_municipalities").df()
     current = sorted(units.loc[units["boundary_set"] == current_boundary_set(), "municipality_code"].unique())
     return estimate_all(cells, provision, current, config)

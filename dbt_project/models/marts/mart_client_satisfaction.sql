@@ -7,7 +7,7 @@ with answers as (
 ),
 
 respondents as (
-    select * from {{ ref('fct_respondent') }}
+    select * from {{ ref('int_survey__respondents_harmonised') }}
 ),
 
 clients_asked as (
