@@ -231,7 +231,7 @@ def test_a_municipality_page_answers_at_a_glance(normal, facts, page, code):
 
 def test_data_quality_page_says_nothing_is_blocked(normal, facts):
     p = normal[1]["pages"]["data-quality"]
-    assert "Nekas nav bloķēts" in p["text"] and "Neviens piegādātais fails nav noraidīts" in p["text"]
+    assert "Nekas nav bloķēts" in p["text"] and "Neviena piegāde nav noraidīta vai aizturēta" in p["text"]
     assert "Visas pārbaudes izturētas" in p["text"]
     assert len([r for t in p["tables"] for r in t["rows"] if r[2] == "passed"]) >= len(facts["gates"])
     for suite, data_ref, status in facts["gates"]:
@@ -296,7 +296,7 @@ def test_after_a_blocked_run_the_site_shows_the_blocked_gate_and_the_last_good_f
 def test_great_expectations_data_docs_are_styled_offline(sample_build):
     browser = chromium()
     site = sample_build.paths.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
-    validation = sorted(site.glob("validations/raw_survey_wave__2017/**/*.html"))[-1]
+    validation = sorted(site.glob("validations/survey_waves__all/**/*.html"))[-1]
     pages = {"gx-index": "/index.html", "gx-validation": "/" + validation.relative_to(site).as_posix()}
     with serve(site) as url:
         seen = look_at(url, pages, SCREENSHOTS / "data_docs", browser)
@@ -304,7 +304,7 @@ def test_great_expectations_data_docs_are_styled_offline(sample_build):
     for p in seen["pages"].values():
         assert p["status"] == 200 and p["jquery"], p["name"]
         assert p["cssRules"] > 1000, "Bootstrap's styles did not load"
-    assert "raw_survey_wave" in seen["pages"]["gx-index"]["text"]
+    assert "survey_waves" in seen["pages"]["gx-index"]["text"]
 
 
 def test_dbt_static_docs_open_offline(sample_build, tmp_path):
@@ -313,7 +313,7 @@ def test_dbt_static_docs_open_offline(sample_build, tmp_path):
     subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "dbt"), "docs", "generate", "--static", "--profiles-dir",
                     str(REPO_ROOT / "dbt_project"), "--project-dir", str(REPO_ROOT), "--target-path", str(target)],
                    check=True, capture_output=True, timeout=600, cwd=REPO_ROOT,
-                   env={**os.environ, "TRUST_WAREHOUSE_PATH": str(sample_build.paths.warehouse_path)})
+                   env={**os.environ, "TRUST_DBT_DATABASE": str(sample_build.paths.warehouse_path)})
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copyfile(target / "static_index.html", docs / "index.html")
