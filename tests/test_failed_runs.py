@@ -222,10 +222,11 @@ def test_a_corrected_csv_wave_replaces_its_code_list_too(ops, tmp_path):
     code_list = new_file.with_name(new_file.name.replace("_dati", "_kodi"))
     text = code_list.read_text(encoding="cp1257").replace("Pilnīgi uzticos", "Pilnīgi uzticos (labots)")
     code_list.write_text(text, encoding="cp1257")
-    old_landing = sorted(p.name for p in (ops.survey_landing / "2027").iterdir())
+    old_landing = folder_state(ops.survey_landing / "2027")
     assert load(new_file, "--wave", 2027) == 0
     landing = sorted((ops.survey_landing / "2027").iterdir())
-    assert [p.name for p in landing] == sorted([new_file.name, code_list.name]) != old_landing
+    assert [p.name for p in landing] == sorted([new_file.name, code_list.name])
+    assert folder_state(ops.survey_landing / "2027") != old_landing  # both files replaced
     assert (ops.survey_landing / "2027" / code_list.name).read_text(encoding="cp1257") == text
     with duckdb.connect(str(ops.warehouse_path), read_only=True) as con:
         labels = [r[0] for r in con.execute("select label from raw.survey_value_labels where wave = 2027").fetchall()]
