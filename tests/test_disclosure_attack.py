@@ -340,7 +340,8 @@ def _batch_certify(todo, truth_value, min_range, point):
     return todo
 
 
-def lp_count_ranges(pub: Published, truth: Truth, min_range: float) -> tuple[list[Finding], list[tuple]]:
+def lp_count_ranges(pub: Published, truth: Truth, min_range: float,
+                    stop_after: int = 50) -> tuple[list[Finding], list[tuple]]:
     """For every suppressed cell: min and max of its count over all counts consistent with every
     published count of the indicator and wave and every additive relation between cells.
 
@@ -400,10 +401,12 @@ def lp_count_ranges(pub: Published, truth: Truth, min_range: float) -> tuple[lis
                 narrow.append((keys[i], low, high, true_n[i]))
             if abs(high - low) < 1e-6:
                 findings.append(Finding("A3 linked tables (LP)", keys[i] + ("suppressed",), truth_count, low))
+            if len(narrow) >= stop_after:  # the test has failed: no need to audit every cell
+                return findings, narrow
     return findings, narrow
 
 
-def lp_share_ranges(pub: Published, truth: Truth, min_range: float):
+def lp_share_ranges(pub: Published, truth: Truth, min_range: float, stop_after: int = 50):
     """Feasible range of each suppressed share: weighted bases W and numerators S of all cells of the
     indicator and wave are unknown, additive over linked tables, W within the published count times
     the wave's range of weights, S/W within the published (rounded) share. max/min S_s / W_s by the
@@ -492,6 +495,8 @@ def lp_share_ranges(pub: Published, truth: Truth, min_range: float):
                     break
             if low is not None and high - low < min_range:
                 narrow.append((keys[s_], low, high, true_p))
+                if len(narrow) >= stop_after:  # the test has failed: no need to audit every cell
+                    return narrow
     return narrow
 
 
@@ -695,17 +700,16 @@ def attack_model_error(pub: Published) -> list[Finding]:
 
 # --- the test ---------------------------------------------------------------------------------------
 
-def _paths(sample_build) -> tuple[Path, Path]:
-    snap = os.environ.get("TRUST_ATTACK_SNAPSHOT")
-    wh = os.environ.get("TRUST_ATTACK_WAREHOUSE")
-    if snap and wh:
-        return Path(snap), Path(wh)
-    return sample_build.paths.published_path, sample_build.paths.warehouse_path
-
-
 @pytest.fixture(scope="module")
-def attack_setup(sample_build):
-    snapshot, warehouse = _paths(sample_build)
+def attack_setup(request):
+    """The published snapshot of the sample build (or of another build: TRUST_ATTACK_SNAPSHOT and
+    TRUST_ATTACK_WAREHOUSE), what the attacker reads, and its warehouse, which scores her."""
+    snap, wh = os.environ.get("TRUST_ATTACK_SNAPSHOT"), os.environ.get("TRUST_ATTACK_WAREHOUSE")
+    if snap and wh:
+        snapshot, warehouse = Path(snap), Path(wh)
+    else:
+        build = request.getfixturevalue("sample_build")
+        snapshot, warehouse = build.paths.published_path, build.paths.warehouse_path
     return load_published(snapshot), load_truth(warehouse), rules()
 
 

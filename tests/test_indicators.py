@@ -142,7 +142,7 @@ def test_published_rows_carry_no_exact_count_and_intervals_hold(sample_build):
         columns = {r[0] for r in con.execute("describe mart_indicator_estimates").fetchall()}
         bad = con.execute("""select count(*) from mart_indicator_estimates
                              where not is_suppressed and (ci_low > estimate or estimate > ci_high
-                                or ci_low < 0 or ci_high > 1 or round(estimate * 100) <> estimate * 100)""").fetchone()[0]
+                                or ci_low < 0 or ci_high > 1 or abs(round(estimate * 100) - estimate * 100) > 1e-9)""").fetchone()[0]
         bands = con.execute("""select count(distinct n_band) from mart_indicator_estimates
                                group by indicator_code, wave_year, geo_level, geo_code, subgroup_type, subgroup_value
                                order by 1 desc limit 1""").fetchone()[0]
