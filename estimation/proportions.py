@@ -65,32 +65,23 @@ def nchs_flags(p, n_eff, lower, upper, df, rules: dict):
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(p > 0, width / p, np.inf)
         relative_complement = np.where(p < 1, width / (1 - p), np.inf)
-    reliable, reason, review, review_reason = [], [], [], []
-    for i in range(len(p)):
-        if np.round(n_eff[i], 9) < min_n:
-            ok, why = False, f"effective sample size below {min_n:g}"
-        elif width_r[i] <= small:
-            ok, why = True, None
-        elif width_r[i] >= wide:
-            ok, why = False, f"CI width {100 * wide:g} points or more"
-        elif np.round(relative[i], 12) > rel:
-            ok, why = False, f"CI width above {100 * rel:g} % of the estimate"
-        else:
-            ok, why = True, None
-        flags = []
-        if ok:
-            passed_by_width = width_r[i] <= small
-            if not passed_by_width and np.round(relative_complement[i], 12) > rel:
-                flags.append(f"CI width above {100 * rel:g} % of the complement (1 - estimate)")
-            if df[i] < rules["nchs_min_df"]:
-                flags.append(f"fewer than {rules['nchs_min_df']:g} degrees of freedom")
-            if extreme[i]:
-                flags.append("estimate of 0 or 100 %")
-        reliable.append(ok)
-        reason.append(why)
-        review.append(bool(flags))
-        review_reason.append("; ".join(flags) or None)
-    return reliable, reason, review, review_reason
+    low_n = np.round(n_eff, 9) < min_n
+    narrow = ~low_n & (width_r <= small)
+    too_wide = ~low_n & ~narrow & (width_r >= wide)
+    too_relative = ~low_n & ~narrow & ~too_wide & (np.round(relative, 12) > rel)
+    reliable = ~(low_n | too_wide | too_relative)
+    reason = np.select([low_n, too_wide, too_relative],
+                       [f"effective sample size below {min_n:g}", f"CI width {100 * wide:g} points or more",
+                        f"CI width above {100 * rel:g} % of the estimate"], default="")
+    complement = reliable & ~narrow & (np.round(relative_complement, 12) > rel)
+    few_df = reliable & (df < rules["nchs_min_df"])
+    zero_one = reliable & extreme
+    texts = (f"CI width above {100 * rel:g} % of the complement (1 - estimate)",
+             f"fewer than {rules['nchs_min_df']:g} degrees of freedom", "estimate of 0 or 100 %")
+    review_reason = ["; ".join(t for t, f in zip(texts, flags) if f) or None
+                     for flags in zip(complement, few_df, zero_one)]
+    review = complement | few_df | zero_one
+    return (reliable.tolist(), [r or None for r in reason.tolist()], review.tolist(), review_reason)
 
 
 def two_sided_p(z):
