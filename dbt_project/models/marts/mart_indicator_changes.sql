@@ -32,10 +32,10 @@ select
     cast(c.wave_to as integer) as wave_to,
     earlier.estimate as estimate_from,
     later.estimate as estimate_to,
-    round(c.difference, decimals.d) as difference,
-    floor(c.difference_ci_low * pow(10, decimals.d)) / pow(10, decimals.d) as difference_ci_low,
-    ceil(c.difference_ci_high * pow(10, decimals.d) - 1e-9) / pow(10, decimals.d) as difference_ci_high,
-    round(c.q_value, 3) as q_value,
+    {{ publish_round('c.difference', 'decimals.d') }} as difference,
+    {{ publish_floor('c.difference_ci_low', 'decimals.d') }} as difference_ci_low,
+    {{ publish_ceil('c.difference_ci_high', 'decimals.d') }} as difference_ci_high,
+    {{ publish_round('c.q_value', 3) }} as q_value,
     c.is_significant,
     'Benjamini-Hochberg FDR ' || cast(round(100 * fdr.q) as integer) || ' % over the ' || c.family_size
         || ' changes of ' || c.geo_level || ' level, ' || cast(c.wave_from as integer) || '->'

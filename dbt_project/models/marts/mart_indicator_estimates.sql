@@ -72,10 +72,9 @@ select
     p.subgroup_type,
     p.subgroup_value,
     p.measure,
-    case when not p.row_is_suppressed then round(p.estimate, decimals.d) end as estimate,
-    case when not p.row_is_suppressed then floor(p.ci_low * pow(10, decimals.d)) / pow(10, decimals.d) end as ci_low,
-    case when not p.row_is_suppressed then ceil(p.ci_high * pow(10, decimals.d) - 1e-9) / pow(10, decimals.d) end
-        as ci_high,
+    case when not p.row_is_suppressed then {{ publish_round('p.estimate', 'decimals.d') }} end as estimate,
+    case when not p.row_is_suppressed then {{ publish_floor('p.ci_low', 'decimals.d') }} end as ci_low,
+    case when not p.row_is_suppressed then {{ publish_ceil('p.ci_high', 'decimals.d') }} end as ci_high,
     case when not p.row_is_suppressed then bands.label end as n_band,
     case when not p.row_is_suppressed then bands.band_low end as n_band_low,
     case when not p.row_is_suppressed then bands.band_high end as n_band_high,

@@ -36,12 +36,12 @@ joined as (
         direct.ci_high as direct_ci_high,
         direct.is_reliable as direct_is_reliable,
         coalesce(direct.is_suppressed, true) as direct_is_suppressed,
-        round(modelled.synthetic_estimate, rules.d) as synthetic,
-        round(sqrt(modelled.synthetic_mse), rules.d) as synthetic_rmse,
-        greatest(0.0, floor((modelled.synthetic_estimate - rules.z * sqrt(modelled.synthetic_mse)) * pow(10, rules.d))
-                      / pow(10, rules.d)) as synthetic_ci_low,
-        least(1.0, ceil((modelled.synthetic_estimate + rules.z * sqrt(modelled.synthetic_mse)) * pow(10, rules.d) - 1e-9)
-                   / pow(10, rules.d)) as synthetic_ci_high
+        {{ publish_round('modelled.synthetic_estimate', 'rules.d') }} as synthetic,
+        {{ publish_round('sqrt(modelled.synthetic_mse)', 'rules.d') }} as synthetic_rmse,
+        greatest(0.0, {{ publish_floor('modelled.synthetic_estimate - rules.z * sqrt(modelled.synthetic_mse)', 'rules.d') }})
+            as synthetic_ci_low,
+        least(1.0, {{ publish_ceil('modelled.synthetic_estimate + rules.z * sqrt(modelled.synthetic_mse)', 'rules.d') }})
+            as synthetic_ci_high
     from modelled
     cross join rules
     left join direct on modelled.municipality_code = direct.municipality_code and modelled.wave_year = direct.wave_year
