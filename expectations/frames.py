@@ -37,7 +37,7 @@ def survey_frame(con) -> Frame:
         ), hts as (
             select indicator_code, wave_year, estimate as hard_to_say_share,
                    estimate - lag(estimate) over (partition by indicator_code order by wave_year) as hard_to_say_change
-            from marts.mart_indicator_estimates
+            from intermediate.int_indicator_estimates  -- exact (the published mart is rounded)
             where measure = 'hard_to_say_share' and geo_level = 'national' and subgroup_type = 'all'
               and estimate is not null
         )

@@ -37,7 +37,8 @@ def check_name(mart: str) -> str:
     specs=[AssetCheckSpec(check_name(mart), asset=AssetKey(["marts", mart]), blocking=True,
                           additional_deps=[AssetKey(["marts", d]) for d in ("dim_wave", "fct_respondent",
                                                                                 "mart_indicator_estimates",
-                                                                                "dim_municipality") if d != mart],
+                                                                                "dim_municipality") if d != mart]
+                          + [AssetKey(["intermediate", "int_indicator_estimates"])],
                           description="GE suites " + ", ".join(f"{s}.yml" for s, (m, _) in PLAUSIBILITY.items()
                                                                if m == mart))
            for mart in CHECKED],

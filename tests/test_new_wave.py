@@ -127,19 +127,21 @@ def test_new_wave_flows_into_the_facts_without_code_change(with_wave_2029):
         ).fetchall())
         wave = con.execute("select scope, delivery_format, boundary_set from marts.dim_wave where wave_year = 2029").fetchone()
         trust = con.execute(
-            """select estimate, ci_low, ci_high, n_effective from marts.mart_indicator_estimates
+            """select estimate, ci_low, ci_high, n_effective from intermediate.int_indicator_estimates
                where indicator_code = 'trust_top2' and wave_year = 2029 and geo_level = 'national'
                  and subgroup_type = 'all' and measure = 'share_incl_hard_to_say'"""
         ).fetchone()
-    # Closed form on the hand-made wave: p = sum(w * top2) / sum(w), n_eff = (sum w)^2 / sum w^2, Wilson.
+    # Closed form on the hand-made wave (unrounded, in the warehouse): p = sum(w * top2) / sum(w); the
+    # linearised variance (600 respondents); the NCHS effective n; Korn-Graubard (Clopper-Pearson on it).
+    from scipy import stats
+
     w_all = df["wt"].to_numpy()
     top2 = df["uzt"].isin([1, 2]).to_numpy()
     p = (w_all * top2).sum() / w_all.sum()
-    n_eff = w_all.sum() ** 2 / (w_all ** 2).sum()
-    z = 1.959963984540054
-    centre = (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
-    half = z * (p * (1 - p) / n_eff + z * z / (4 * n_eff * n_eff)) ** 0.5 / (1 + z * z / n_eff)
-    assert trust == (pytest.approx(p), pytest.approx(centre - half), pytest.approx(centre + half), pytest.approx(n_eff))
+    var = 600 / 599 * ((w_all * (top2 - p)) ** 2).sum() / w_all.sum() ** 2
+    n_eff = min(len(w_all), p * (1 - p) / var)
+    lo, hi = stats.beta.ppf(0.025, n_eff * p, n_eff * (1 - p) + 1), stats.beta.ppf(0.975, n_eff * p + 1, n_eff * (1 - p))
+    assert trust == (pytest.approx(p), pytest.approx(lo), pytest.approx(hi), pytest.approx(n_eff))
     assert (n, n_clients) == (600, 200)
     assert mart["n_unweighted"] == 200
     for column, expected in hand.items():

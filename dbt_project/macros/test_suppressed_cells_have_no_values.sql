@@ -1,7 +1,8 @@
-{#- A suppressed cell publishes no number at all. -#}
+{#- A suppressed cell (or withheld measure) publishes no number at all, and says why. -#}
 {% test suppressed_cells_have_no_values(model) %}
 select * from {{ model }}
 where is_suppressed
-  and (estimate is not null or ci_low is not null or ci_high is not null or n_unweighted is not null
-       or n_effective is not null or design_effect is not null or suppression_reason is null)
+  and (estimate is not null or ci_low is not null or ci_high is not null or n_band is not null
+       or n_band_low is not null or n_band_high is not null or is_reliable is not null
+       or suppression_reason is null)
 {% endtest %}

@@ -1,5 +1,8 @@
 -- One row per respondent and indicator the respondent counts in (asked, and in the indicator's
--- population), with the weight and the respondent's geography on the current boundary set.
+-- population), with the weight, the respondent's geography on the current boundary set and the
+-- answer class: numerator (e.g. "fully" + "rather" trust), another opinion, "hard to say", or a
+-- refusal. Refusals are kept (the base "all asked" counts them); answers that are not applicable
+-- (e.g. client items for non-clients) are not rows here.
 with indicators as (
     select
         *,
@@ -8,17 +11,17 @@ with indicators as (
 ),
 
 answers as (
-    select * from {{ ref('fct_survey_answers') }}
-    where harmonised_value is not null or missing_reason = 'hard_to_say'
+    select * from {{ ref('int_survey__answers') }}
+    where harmonised_value is not null or missing_reason in ('hard_to_say', 'refused')
 ),
 
 respondents as (
-    select * from {{ ref('fct_respondent') }}
+    select * from {{ ref('int_survey__respondents_harmonised') }}
 ),
 
 current_units as (
     select municipality_code, region_2009_2023 from {{ ref('int_municipalities') }}
-    where boundary_set = 'post2025_42'
+    where boundary_set = {{ current_boundary_set() }}
 )
 
 select
@@ -35,7 +38,8 @@ select
     indicators.population,
     case when list_contains(indicators.numerator_list, answers.harmonised_value) then 1 else 0 end as is_numerator,
     case when answers.harmonised_value is not null then 1 else 0 end as has_opinion,
-    case when answers.missing_reason = 'hard_to_say' then 1 else 0 end as is_hard_to_say
+    case when answers.missing_reason = 'hard_to_say' then 1 else 0 end as is_hard_to_say,
+    case when answers.missing_reason = 'refused' then 1 else 0 end as is_refused
 from answers
 inner join indicators on answers.item_code = indicators.item_code
 inner join respondents on answers.respondent_key = respondents.respondent_key

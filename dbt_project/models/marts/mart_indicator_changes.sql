@@ -1,63 +1,53 @@
--- Change of each published estimate since the previous wave that asked the item, with a 95 %
--- interval of the difference (independent samples, variances on the effective n) and a
--- significance flag. No row where either wave's cell is suppressed or the item was not asked.
-with estimates as (
+-- Change of each published estimate since the previous wave that ASKED the item (not the previous
+-- wave that happened to publish the cell): difference with its 95 % interval (independent samples,
+-- linearised variances) and a significance flag that controls the false discovery rate
+-- (Benjamini-Hochberg at seed disclosure_rules.fdr_q, per wave pair and geography level). No row
+-- where either wave's value is suppressed or withheld, or the item was not asked. Published, like the
+-- estimates, in whole percentage points (interval ends outwards); computed before rounding.
+with changes as (
+    select * from {{ ref('int_indicator_changes') }}
+),
+
+published as (
     select * from {{ ref('mart_indicator_estimates') }}
-    where not is_suppressed
 ),
 
-z as (
-    select value as z from {{ ref('disclosure_rules') }} where rule = 'z_95'
+decimals as (
+    select cast(value as integer) as d from {{ ref('disclosure_rules') }} where rule = 'publish_decimals'
 ),
 
-paired as (
-    select
-        later.indicator_code,
-        later.geo_level,
-        later.geo_code,
-        later.geo_name,
-        later.subgroup_type,
-        later.subgroup_value,
-        later.measure,
-        earlier.wave_year as wave_from,
-        later.wave_year as wave_to,
-        earlier.estimate as estimate_from,
-        later.estimate as estimate_to,
-        later.estimate - earlier.estimate as difference,
-        sqrt(earlier.estimate * (1 - earlier.estimate) / earlier.n_effective
-             + later.estimate * (1 - later.estimate) / later.n_effective) as standard_error,
-        row_number() over (
-            partition by later.indicator_code, later.geo_level, later.geo_code, later.subgroup_type,
-                         later.subgroup_value, later.measure, later.wave_year
-            order by earlier.wave_year desc
-        ) as rn
-    from estimates as later
-    inner join estimates as earlier
-        on later.indicator_code = earlier.indicator_code
-        and later.geo_level = earlier.geo_level
-        and later.geo_code = earlier.geo_code
-        and later.subgroup_type = earlier.subgroup_type
-        and later.subgroup_value = earlier.subgroup_value
-        and later.measure = earlier.measure
-        and earlier.wave_year < later.wave_year
+fdr as (
+    select value as q from {{ ref('disclosure_rules') }} where rule = 'fdr_q'
 )
 
 select
-    indicator_code,
-    geo_level,
-    geo_code,
-    geo_name,
-    subgroup_type,
-    subgroup_value,
-    measure,
-    wave_from,
-    wave_to,
-    estimate_from,
-    estimate_to,
-    difference,
-    difference - z.z * standard_error as difference_ci_low,
-    difference + z.z * standard_error as difference_ci_high,
-    abs(difference) > z.z * standard_error as is_significant
-from paired
-cross join z
-where rn = 1
+    c.indicator_code,
+    c.geo_level,
+    c.geo_code,
+    later.geo_name,
+    c.subgroup_type,
+    c.subgroup_value,
+    c.measure,
+    cast(c.wave_from as integer) as wave_from,
+    cast(c.wave_to as integer) as wave_to,
+    earlier.estimate as estimate_from,
+    later.estimate as estimate_to,
+    {{ publish_round('c.difference', 'decimals.d') }} as difference,
+    {{ publish_floor('c.difference_ci_low', 'decimals.d') }} as difference_ci_low,
+    {{ publish_ceil('c.difference_ci_high', 'decimals.d') }} as difference_ci_high,
+    {{ publish_round('c.q_value', 3) }} as q_value,
+    c.is_significant,
+    'Benjamini-Hochberg FDR ' || cast(round(100 * fdr.q) as integer) || ' % over the ' || c.family_size
+        || ' changes of ' || c.geo_level || ' level, ' || cast(c.wave_from as integer) || '->'
+        || cast(c.wave_to as integer) as significance_method
+from changes as c
+cross join decimals
+cross join fdr
+inner join published as later
+    on later.indicator_code = c.indicator_code and later.wave_year = c.wave_to and later.geo_level = c.geo_level
+    and later.geo_code = c.geo_code and later.subgroup_type = c.subgroup_type
+    and later.subgroup_value = c.subgroup_value and later.measure = c.measure
+inner join published as earlier
+    on earlier.indicator_code = c.indicator_code and earlier.wave_year = c.wave_from and earlier.geo_level = c.geo_level
+    and earlier.geo_code = c.geo_code and earlier.subgroup_type = c.subgroup_type
+    and earlier.subgroup_value = c.subgroup_value and earlier.measure = c.measure

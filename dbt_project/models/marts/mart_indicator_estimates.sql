@@ -1,96 +1,107 @@
--- Publishable indicator estimates: one row per indicator x wave x geography x subgroup x measure,
--- with a 95 % Wilson interval on the effective sample size, design effect, reliability flags
--- (NCHS) and disclosure control. Suppressed cells keep their row and reason but no values.
-with cells as (
+-- Publishable indicator estimates: one row per indicator x wave x geography x subgroup x measure.
+-- What is published and why: README "Indicators, estimation and disclosure control".
+--   * shares and Korn-Graubard interval ends rounded to whole percentage points (interval ends
+--     outwards), never exact; no effective n, design effect or variance;
+--   * the cell's respondent count only as a band (seed publication_bands), one band per cell on
+--     every measure row (the count of all asked), so counts of different bases cannot be differenced;
+--   * NCHS reliability and review flags computed on the unrounded values;
+--   * suppressed cells and withheld measures keep their row and reason but no number.
+with estimates as (
+    select * from {{ ref('int_indicator_estimates') }}
+),
+
+cells as (
     select * from {{ ref('int_indicator_cells_protected') }}
 ),
 
-rules as (
-    select
-        max(case when rule = 'z_95' then value end) as z,
-        max(case when rule = 'nchs_min_effective_n' then value end) as min_n_eff,
-        max(case when rule = 'nchs_max_ci_width' then value end) as max_width,
-        max(case when rule = 'nchs_max_relative_ci_width' then value end) as max_relative_width
-    from {{ ref('disclosure_rules') }}
+bands as (
+    select * from {{ ref('publication_bands') }}
 ),
 
 indicators as (
     select * from {{ ref('indicators') }}
 ),
 
+decimals as (
+    select cast(value as integer) as d from {{ ref('disclosure_rules') }} where rule = 'publish_decimals'
+),
+
 names as (
     select municipality_code as geo_code, municipality_name as geo_name
-    from {{ ref('dim_municipality') }} where boundary_set = 'post2025_42'
+    from {{ ref('dim_municipality') }} where boundary_set = {{ current_boundary_set() }}
 ),
 
-measures as (
-    select *, 'share_incl_hard_to_say' as measure, share_incl_hard_to_say as p,
-           sum_w * sum_w / sum_w2 as n_eff, n_unweighted as n
-    from cells
-    union all
-    select *, 'share_with_opinion', share_with_opinion,
-           sum_w_opinion * sum_w_opinion / nullif(sum_w2_opinion, 0), n_with_opinion
-    from cells
-    union all
-    select *, 'hard_to_say_share', hard_to_say_share, sum_w * sum_w / sum_w2, n_unweighted
-    from cells
-),
-
-intervals as (
+protected as (
     select
-        measures.*,
-        rules.*,
-        (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff) as centre,
-        z * sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff * n_eff)) / (1 + z * z / n_eff) as half_width
-    from measures
-    cross join rules
+        estimates.*,
+        cells.n_asked,
+        cells.is_suppressed as cell_is_suppressed,
+        cells.is_suppressed
+            or (cells.withhold_opinion_pair and estimates.measure in ('share_with_opinion', 'hard_to_say_share'))
+            or (cells.withhold_all_asked and estimates.measure = 'share_all_asked') as row_is_suppressed,
+        case when cells.is_suppressed then cells.suppression_reason
+             when cells.withhold_opinion_pair and estimates.measure in ('share_with_opinion', 'hard_to_say_share')
+                 then cells.measure_reason
+             when cells.withhold_all_asked and estimates.measure = 'share_all_asked' then cells.measure_reason
+        end as row_reason,
+        case when cells.is_suppressed then cells.suppression_reason_lv
+             when cells.withhold_opinion_pair and estimates.measure in ('share_with_opinion', 'hard_to_say_share')
+                 then cells.measure_reason_lv
+             when cells.withhold_all_asked and estimates.measure = 'share_all_asked' then cells.measure_reason_lv
+        end as row_reason_lv
+    from estimates
+    inner join cells using (indicator_code, wave_year, geo_level, geo_code, subgroup_type, subgroup_value)
 ),
 
-flagged as (
+population_words as (
     select
-        *,
-        greatest(0.0, centre - half_width) as ci_low,
-        least(1.0, centre + half_width) as ci_high,
-        -- compared at 9 decimals: an effective n of exactly 30 (equal weights) must not flip with the
-        -- last bits of a parallel floating-point sum
-        concat_ws('; ',
-            case when round(n_eff, 9) < min_n_eff then 'effective n below ' || cast(min_n_eff as integer) end,
-            case when round(2 * half_width, 12) > max_width then 'CI wider than ' || cast(round(100 * max_width) as integer) || ' points' end,
-            case when p > 0 and round(2 * half_width / p, 12) > max_relative_width
-                then 'CI width above ' || cast(round(100 * max_relative_width) as integer) || ' % of the estimate' end
-        ) as reliability_reason
-    from intervals
+        indicator_code,
+        case population when 'clients' then 'social-service clients' else 'residents' end as pop_en,
+        case population when 'clients' then 'sociālā dienesta klienti' else 'iedzīvotāji' end as pop_lv
+    from indicators
 )
 
 select
-    flagged.indicator_code,
+    p.indicator_code,
     indicators.name_lv as indicator_name_lv,
     indicators.name_en as indicator_name_en,
-    flagged.wave_year,
-    flagged.geo_level,
-    flagged.geo_code,
-    case flagged.geo_level when 'national' then 'Latvija' when 'region' then flagged.geo_code else names.geo_name end
-        as geo_name,
-    flagged.subgroup_type,
-    flagged.subgroup_value,
-    flagged.measure,
-    case when flagged.is_suppressed then null else flagged.p end as estimate,
-    case when flagged.is_suppressed then null else flagged.ci_low end as ci_low,
-    case when flagged.is_suppressed then null else flagged.ci_high end as ci_high,
-    case when flagged.is_suppressed then null else flagged.n end as n_unweighted,
-    case when flagged.is_suppressed then null else flagged.n_eff end as n_effective,
-    case when flagged.is_suppressed then null else flagged.n / flagged.n_eff end as design_effect,
-    flagged.weight_source,
-    case when flagged.is_suppressed then null else flagged.reliability_reason = '' end as is_reliable,
-    case when flagged.is_suppressed then null else nullif(flagged.reliability_reason, '') end as reliability_reason,
-    flagged.is_suppressed,
-    flagged.suppression_reason,
-    'Wilson score interval on the effective sample size (Kish), 95 %' as ci_method,
-    case flagged.measure
-        when 'share_incl_hard_to_say' then 'all asked, incl. hard to say'
-        when 'share_with_opinion' then 'those with an opinion (excl. hard to say)'
-        else 'all asked'
+    p.wave_year,
+    p.geo_level,
+    p.geo_code,
+    case p.geo_level when 'national' then 'Latvija' when 'region' then p.geo_code else names.geo_name end as geo_name,
+    p.subgroup_type,
+    p.subgroup_value,
+    p.measure,
+    case when not p.row_is_suppressed then {{ publish_round('p.estimate', 'decimals.d') }} end as estimate,
+    case when not p.row_is_suppressed then {{ publish_floor('p.ci_low', 'decimals.d') }} end as ci_low,
+    case when not p.row_is_suppressed then {{ publish_ceil('p.ci_high', 'decimals.d') }} end as ci_high,
+    case when not p.row_is_suppressed then bands.label end as n_band,
+    case when not p.row_is_suppressed then bands.band_low end as n_band_low,
+    case when not p.row_is_suppressed then bands.band_high end as n_band_high,
+    p.weight_source,
+    case when not p.row_is_suppressed then p.is_reliable end as is_reliable,
+    case when not p.row_is_suppressed then p.reliability_reason end as reliability_reason,
+    case when not p.row_is_suppressed then p.needs_review end as needs_review,
+    case when not p.row_is_suppressed then p.review_reason end as review_reason,
+    p.row_is_suppressed as is_suppressed,
+    p.row_reason as suppression_reason,
+    p.row_reason_lv as suppression_reason_lv,
+    p.ci_method,
+    case p.measure
+        when 'share_all_asked' then 'visi aptaujātie ' || w.pop_lv || ', ieskaitot "grūti pateikt" un atteikumus atbildēt'
+        when 'share_incl_hard_to_say' then 'aptaujātie ' || w.pop_lv || ', kas atbildēja, ieskaitot "grūti pateikt" (bez atteikumiem atbildēt)'
+        when 'share_with_opinion' then w.pop_lv || ' ar viedokli (bez "grūti pateikt" un atteikumiem atbildēt)'
+        else 'aptaujātie ' || w.pop_lv || ', kas atbildēja, ieskaitot "grūti pateikt" (bez atteikumiem atbildēt); skaitītājā "grūti pateikt"'
+    end as denominator_lv,
+    case p.measure
+        when 'share_all_asked' then 'all ' || w.pop_en || ' asked, incl. "hard to say" and refusals to answer'
+        when 'share_incl_hard_to_say' then w.pop_en || ' asked who answered, incl. "hard to say" (refusals excluded)'
+        when 'share_with_opinion' then w.pop_en || ' with an opinion (excl. "hard to say" and refusals)'
+        else w.pop_en || ' asked who answered, incl. "hard to say" (refusals excluded); numerator: "hard to say"'
     end as denominator_en
-from flagged
-inner join indicators on flagged.indicator_code = indicators.indicator_code
-left join names on flagged.geo_level = 'municipality' and flagged.geo_code = names.geo_code
+from protected as p
+cross join decimals
+inner join indicators on p.indicator_code = indicators.indicator_code
+inner join population_words as w on p.indicator_code = w.indicator_code
+left join bands on p.n_asked >= bands.band_low and (bands.band_high is null or p.n_asked <= bands.band_high)
+left join names on p.geo_level = 'municipality' and p.geo_code = names.geo_code
