@@ -36,8 +36,8 @@ joined as (
         direct.ci_high as direct_ci_high,
         direct.is_reliable as direct_is_reliable,
         coalesce(direct.is_suppressed, true) as direct_is_suppressed,
-        modelled.fit_status,
-        modelled.skip_reason,
+        cast(modelled.fit_status as varchar) as fit_status,
+        cast(modelled.skip_reason as varchar) as skip_reason,
         {{ publish_round('modelled.synthetic_estimate', 'rules.d') }} as synthetic,
         {{ publish_round('sqrt(modelled.synthetic_mse)', 'rules.d') }} as synthetic_rmse,
         greatest(0.0, {{ publish_floor('modelled.synthetic_estimate - rules.z * sqrt(modelled.synthetic_mse)', 'rules.d') }})
