@@ -296,81 +296,148 @@ def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None
             "respondents": delivery.n_respondents, "notes": delivery.notes()}
 
 
+class _AuditState:
+    """What the audit says about deliveries of one kind, read once for a batch of files: the
+    partition each delivery is the current load of, and the deliveries held back."""
+
+    def __init__(self, con, kind: str):
+        rows = con.execute(
+            """select coalesce(delivery_sha256, sha256) as identity, partition_key, status, message, loaded_at
+               from audit.file_loads
+               where source_kind = ? and status in ('loaded', 'unchanged', 'rejected', 'quarantined', 'not_promoted')
+               order by loaded_at desc""",
+            [kind]).fetchall()
+        holds: dict[str, str] = {}  # partition -> the identity it holds now (its latest load or confirmation)
+        latest: dict[str, tuple] = {}  # identity -> its latest outcome
+        for identity, key, status, message, when in rows:
+            if status in ("loaded", "unchanged"):
+                holds.setdefault(key, identity)
+            latest.setdefault(identity, (status, message, when))
+        self.partition_of = {identity: key for key, identity in holds.items()}
+        self.held = {i: last for i, last in latest.items() if last[0] in HELD_STATUSES}
+
+
 def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None,
                        expected_year: int | None = None, *, run_id: str | None = None,
                        retry: bool = False) -> dict:
-    """Load one municipality-year workbook. An unchanged file (same checksum as the last load of
-    its municipality-year) is not even parsed again; one rejected or quarantined before is 'held'
-    unless `retry`. `seen` (municipality/year -> file) makes a second extract for the same
-    municipality and year in one delivery an error; `expected_year` (the landing folder's year)
-    makes an extract filed under another year an error."""
-    path = Path(path)
+    """Load one municipality-year workbook (load_admin_extracts with one file); raises IngestError
+    when it is rejected."""
+    results, rejected = load_admin_extracts(con, [(Path(path), expected_year, retry)], layout=layout, seen=seen,
+                                            run_id=run_id)
+    if rejected:
+        raise rejected[0]
+    return results[0]
+
+
+def load_admin_extracts(con, items: list[tuple[Path, int | None, bool]], *, layout: dict | None = None,
+                        seen: dict[str, str] | None = None, run_id: str | None = None,
+                        progress=None) -> tuple[list[dict], list[IngestError]]:
+    """Load municipality-year workbooks, [(path, expected year, retry)], in one transaction: every
+    file is archived, read and checked on its own, rejected ones are recorded and returned (not
+    raised), the others loaded together. An unchanged file (same checksum as the current load of its
+    municipality-year) is not parsed again; one rejected or quarantined before is 'held' unless
+    retried. `seen` (municipality/year -> file) makes a second extract for the same municipality
+    and year an error; the expected year (the landing folder's) makes a misfiled extract an error."""
     seen = {} if seen is None else seen
-    sha = sha256_of(path) if path.exists() else ""
-    archived = _archive(con, path, sha)
-    ids = {"identity": sha, "year": expected_year, "run_id": run_id}
-    held = None if retry else _held(con, "admin", sha)
-    if held:
-        return {"key": path.name, **_held_result(con, "admin", path.name, path, sha, archived, held, **ids)}
-    current = _current_partition_of(con, "admin", sha)
-    if current and expected_year is not None and not current.endswith(f"/{expected_year}"):
-        current = None  # the same workbook as another year's, filed here: read it (and say it is misfiled)
-    if current and seen.get(current, path.name) == path.name:
-        seen[current] = path.name
-        _audit(con, str(uuid.uuid4()), "admin", current, path, sha, 0, "unchanged", archived=archived, **ids)
-        return {"key": current, "file": path.name, "status": "unchanged", "rows": 0}
-    try:
-        if not path.exists() or path.stat().st_size == 0:
-            raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
-        extract: AdminExtract = read_admin_table(path, layout or load_layout())
-        if expected_year is not None and extract.year != expected_year:
-            raise IngestError(path, f"the extract reports year {extract.year} but was delivered under "
-                              f"admin/{expected_year}/; file it under its own year", sheet=extract.sheets[0],
-                              value=extract.year)
-        boundary = boundary_set_of_report_year(extract.year)
-        resolved = resolve_codes([extract.municipality_code], boundary,
-                                 (datetime(extract.year, 12, 31).date(), datetime(extract.year, 12, 31).date()))
-        if extract.municipality_code in resolved.unknown:
-            raise IngestError(path, f"municipality code in the title block is not a unit of {extract.year} "
-                              f"(boundary set {boundary})", sheet=extract.title_sheet, row=extract.title_row,
-                              column=extract.title_column, value=extract.municipality_code)
-        aliases = [{"variable": "title block", "delivered_code": a.delivered_code, "applied_code": a.atvk_code,
-                    "rows": 1, "valid_from": a.valid_from, "valid_to": a.valid_to, "source": a.source}
-                   for a in resolved.applied]
-        extract.municipality_code = resolved.mapping[extract.municipality_code]
-        key = f"{extract.municipality_code}/{extract.year}"
-        if seen.get(key, path.name) != path.name:
-            raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
-                              "deliver one extract per municipality and year", value=key)
-    except IngestError as exc:
-        _reject(con, "admin", path.name, path, exc, archived, **ids)
-        raise
-    seen[key] = path.name
-    ids["year"] = extract.year
-    load_id = str(uuid.uuid4())
-    rows = extract.rows.assign(
-        load_id=load_id, source_file=path.name,
-        municipality_code=extract.municipality_code, municipality_name=extract.municipality_name,
-        year=extract.year,
-    )
+    layout = layout or load_layout()
+    state = _AuditState(con, "admin")
+    results, rejected, frames, audits, notes = [], [], [], [], []
+
+    def audit(load_id, key, path, sha, rows, status, message=None, archived=None, *, year, public=None):
+        audits.append([load_id, "admin", key, path.name, str(path), sha, path.stat().st_size if path.exists() else 0,
+                       rows, status, message, _now(), None if archived is None else str(archived), sha, year, run_id,
+                       public if public is not None else LOAD_STATUSES.get(status)])
+
+    for i, (path, expected_year, retry) in enumerate(items, 1):
+        path = Path(path)
+        sha = sha256_of(path) if path.exists() else ""
+        archived = _archive(con, path, sha)
+        held = None if retry else state.held.get(sha)
+        current = state.partition_of.get(sha)
+        if current and expected_year is not None and not current.endswith(f"/{expected_year}"):
+            current = None  # the same workbook as another year's, filed here: read it (and say it is misfiled)
+        if held:
+            status, reason, when = held
+            message = (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
+                       f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
+            audit(str(uuid.uuid4()), path.name, path, sha, 0, "held", message, archived, year=expected_year)
+            results.append({"key": path.name, "file": path.name, "status": "held", "rows": 0, "message": message})
+        elif current and seen.get(current, path.name) == path.name:
+            seen[current] = path.name
+            audit(str(uuid.uuid4()), current, path, sha, 0, "unchanged", archived=archived, year=expected_year)
+            results.append({"key": current, "file": path.name, "status": "unchanged", "rows": 0})
+        else:
+            try:
+                extract, key, aliases = _read_extract(path, layout, expected_year, seen)
+            except IngestError as exc:
+                audit(str(uuid.uuid4()), path.name, path, sha, None, "rejected", exc.describe(), archived,
+                      year=expected_year, public=_public_reason("admin", expected_year, exc))
+                rejected.append(exc)
+            else:
+                seen[key] = path.name
+                load_id = str(uuid.uuid4())
+                frames.append(extract.rows.assign(
+                    load_id=load_id, source_file=path.name, municipality_code=extract.municipality_code,
+                    municipality_name=extract.municipality_name, year=extract.year))
+                audit(load_id, key, path, sha, len(extract.rows), "loaded", archived=archived, year=extract.year)
+                notes.append((load_id, key, path.name, aliases))
+                results.append({"key": key, "file": path.name, "status": "loaded", "rows": len(extract.rows),
+                                "notes": extract.notes + [
+                                    f"municipality code {a['delivered_code']} read as {a['applied_code']} (alias "
+                                    f"valid {a['valid_from'] or '…'} to {a['valid_to'] or 'open'})" for a in aliases]})
+        if progress and (i % 50 == 0 or i == len(items)):
+            progress(i, len(items), len(rejected))
     con.execute("begin transaction")
     try:
-        con.execute("delete from raw.admin_table_rows where municipality_code = ? and year = ?",
-                    [extract.municipality_code, extract.year])
-        con.register("_frame", rows)
-        cols = [r[0] for r in con.execute("describe raw.admin_table_rows").fetchall()]
-        con.execute(f"insert into raw.admin_table_rows ({', '.join(cols)}) select {', '.join(cols)} from _frame")
-        con.unregister("_frame")
-        _audit(con, load_id, "admin", key, path, sha, len(rows), "loaded", archived=archived, **ids)
-        audit_notes.record(con, load_id, "admin", key, path.name, aliases, [])
+        if frames:
+            rows = pd.concat(frames, ignore_index=True)
+            con.register("_frame", rows)
+            con.execute("""delete from raw.admin_table_rows t using (select distinct municipality_code, year from _frame) f
+                           where t.municipality_code = f.municipality_code and t.year = f.year""")
+            cols = [r[0] for r in con.execute("describe raw.admin_table_rows").fetchall()]
+            con.execute(f"insert into raw.admin_table_rows ({', '.join(cols)}) select {', '.join(cols)} from _frame")
+            con.unregister("_frame")
+        if audits:
+            con.executemany(
+                "insert into audit.file_loads (load_id, source_kind, partition_key, file_name, file_path, sha256, "
+                "size_bytes, rows_loaded, status, message, loaded_at, archive_path, delivery_sha256, delivery_year, "
+                "run_id, public_message) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", audits)
+        for load_id, key, name, aliases in notes:
+            if aliases:
+                audit_notes.record(con, load_id, "admin", key, name, aliases, [])
         checkpoint("admin:in-transaction")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return {"key": key, "file": path.name, "status": "loaded", "rows": len(rows),
-            "notes": extract.notes + [f"municipality code {a['delivered_code']} read as {a['applied_code']} (alias "
-                                      f"valid {a['valid_from'] or '…'} to {a['valid_to'] or 'open'})" for a in aliases]}
+    return results, rejected
+
+
+def _read_extract(path: Path, layout: dict, expected_year: int | None, seen: dict[str, str]):
+    """Read and check one workbook: (extract, municipality/year key, aliases applied)."""
+    if not path.exists() or path.stat().st_size == 0:
+        raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
+    extract: AdminExtract = read_admin_table(path, layout)
+    if expected_year is not None and extract.year != expected_year:
+        raise IngestError(path, f"the extract reports year {extract.year} but was delivered under "
+                          f"admin/{expected_year}/; file it under its own year", sheet=extract.sheets[0],
+                          value=extract.year)
+    boundary = boundary_set_of_report_year(extract.year)
+    resolved = resolve_codes([extract.municipality_code], boundary,
+                             (datetime(extract.year, 12, 31).date(), datetime(extract.year, 12, 31).date()))
+    if extract.municipality_code in resolved.unknown:
+        raise IngestError(path, f"municipality code in the title block is not a unit of {extract.year} "
+                          f"(boundary set {boundary})", sheet=extract.title_sheet, row=extract.title_row,
+                          column=extract.title_column, value=extract.municipality_code)
+    aliases = [{"variable": "title block", "delivered_code": a.delivered_code, "applied_code": a.atvk_code,
+                "rows": 1, "valid_from": a.valid_from, "valid_to": a.valid_to, "source": a.source}
+               for a in resolved.applied]
+    extract.municipality_code = resolved.mapping[extract.municipality_code]
+    key = f"{extract.municipality_code}/{extract.year}"
+    if seen.get(key, path.name) != path.name:
+        raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
+                          "deliver one extract per municipality and year", value=key)
+    return extract, key, aliases
 
 
 def _current_identity(con, kind: str, key: str) -> str | None:

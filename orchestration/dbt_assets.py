@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import AssetExecutionContext, Failure
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
 from expectations.runner import import_gx_in_background
 from ingest.faults import checkpoint
 from orchestration.dbt_translator import TrustDbtTranslator
 from orchestration.partitions import WRITER_POOL
-from orchestration.resources import DBT_PROJECT, ensure_dbt_manifest
+from orchestration.resources import DBT_PROJECT, TrustDbtCliResource, ensure_dbt_manifest
 from orchestration.writer import GateFailure, WarehouseWriter
 
 
@@ -75,15 +75,15 @@ def keep_partial_parse(invocation) -> None:
     name="dbt_build",
     pool=WRITER_POOL,
 )
-def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, writer: WarehouseWriter):
+def dbt_build(context: AssetExecutionContext, dbt: TrustDbtCliResource, writer: WarehouseWriter):
     session = writer.session
-    import_gx_in_background()  # the gates after dbt need it; dbt runs in its own process meanwhile
     scope = build_scope(context.run.tags)
     with writer.connection() as con:
         write_build_scope(con, scope)
     with linked_database(session.work, session.paths.warehouse_path) as profile_path:
         os.environ["TRUST_DBT_DATABASE"] = profile_path  # dbt_project/profiles.yml reads this
         invocation = dbt.cli(dbt_build_args(scope), context=context, raise_on_error=False)
+        import_gx_in_background()  # the gates after dbt need it; dbt runs in its own process meanwhile
         yield from invocation.stream()
     keep_partial_parse(invocation)
     checkpoint("dbt:built")

@@ -22,7 +22,8 @@ from ingest.codebook import codebook_for_delivery
 from ingest.errors import IngestError
 from ingest.file_patterns import matching_files
 from ingest.pseudonym import SAMPLE_SALT_WARNING, check_deliveries_allowed, uses_sample_salt
-from ingest.warehouse import admin_files, load_admin_extract, load_survey_wave, survey_files
+from ingest.warehouse import admin_files, load_survey_wave, survey_files
+from ingest.warehouse import load_admin_extracts as load_workbooks
 from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL
 from orchestration.writer import WarehouseWriter
 
@@ -163,26 +164,48 @@ def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter,
                      + (f" + {len(staged)} delivered now" if staged else ""))
 
     _refuse_non_sample_with_sample_salt(context, writer, staged + landing)
-
-    def load_one(con, path: Path):
-        is_staged = path in staged
-        if not is_staged and seen.get(_landing_key(con, path), path.name) != path.name:
-            key = _landing_key(con, path)
-            session.landing_changes.append({"remove": str(path)})
-            return {"key": key, "file": path.name, "status": "replaced", "rows": 0}
-        result = load_admin_extract(con, path, seen=seen, expected_year=int(path.parent.name),
-                                    run_id=session.run_id, retry=config.retry_held or is_staged)
-        if is_staged:
+    with writer.connection() as con:
+        # a landing workbook for a municipality-year a staged one replaces is left out (and leaves landing on promotion)
+        replaced = staged_keys_of(staged) if staged else set()
+        items = [(p, int(p.parent.name), True) for p in staged]
+        for path in landing:
+            if replaced and _landing_key(con, path) in replaced:
+                session.landing_changes.append({"remove": str(path)})
+                continue
+            items.append((path, int(path.parent.name), config.retry_held))
+        results, rejected = load_workbooks(
+            con, items, seen=seen, run_id=session.run_id,
+            progress=lambda i, n, r: context.log.info(f"admin extracts: {i}/{n} files read ({r} rejected)"))
+        rows = con.execute("select count(*) from raw.admin_table_rows").fetchone()[0]
+    for r in results:
+        if r["status"] == "held":
+            context.log.warning(f"HELD {r['file']}: {r['message']}")
+    for path in staged:
+        if any(r["file"] == path.name and r["status"] == "loaded" for r in results):
             session.landing_changes.append(
                 {"place": str(path), "to": str(paths.admin_landing / path.parent.name / path.name)})
-        return result
+    if rejected:
+        session.failure = f"{len(rejected)} admin extracts rejected"
+        raise Failure(description=f"{len(rejected)} of {len(items)} admin extracts rejected; nothing of them was loaded, "
+                                  "and the live warehouse is unchanged:\n" + "\n".join(f"- {e.describe()}" for e in rejected),
+                      metadata={"rejected": len(rejected), "files": len(items)})
+    statuses = {s: sum(1 for r in results if r["status"] == s) for s in ("loaded", "unchanged", "held")}
+    yield MaterializeResult(asset_key=["raw", "admin_table_rows"],
+                            metadata={"rows": rows, "files": len(results), **statuses})
 
-    loaded, counts = _load_all(context, writer, staged + landing, load_one, ["admin_table_rows"], "admin extracts")
-    statuses = {s: sum(1 for r in loaded if r["status"] == s) for s in ("loaded", "unchanged", "held", "replaced")}
-    yield MaterializeResult(
-        asset_key=["raw", "admin_table_rows"],
-        metadata={"rows": counts["admin_table_rows"], "files": len(loaded), **statuses},
-    )
+
+def staged_keys_of(staged: list[Path]) -> set[str]:
+    """The municipality-years of the staged workbooks (read from their title blocks)."""
+    from ingest.readers.admin_table import load_layout, read_admin_table
+
+    keys = set()
+    for path in staged:
+        try:
+            extract = read_admin_table(path, load_layout())
+            keys.add(f"{extract.municipality_code}/{extract.year}")
+        except IngestError:
+            pass  # the load names the problem
+    return keys
 
 
 def _landing_key(con, path: Path) -> str | None:

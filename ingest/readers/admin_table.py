@@ -55,7 +55,14 @@ YEAR_IN_HEADING = re.compile(r"(?<!\d)((?:19|20)\d{2})\.?\s*(?:gad|g\.)", re.IGN
 
 
 def load_layout(path: Path = LAYOUT_FILE) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The layout (read once per file version: every workbook of a run needs it)."""
+    path = Path(path)
+    return _layout(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _layout(path: str, _mtime_ns: int) -> dict:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
