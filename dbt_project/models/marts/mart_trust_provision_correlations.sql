@@ -5,17 +5,21 @@ with data as (
 ),
 
 long as (
-    select wave_year, trust_estimate, 'recipients_per_1000' as provision_indicator, recipients_per_1000 as value from data
+    select wave_year, municipality_code, trust_estimate, 'recipients_per_1000' as provision_indicator,
+           recipients_per_1000 as value from data
     union all
-    select wave_year, trust_estimate, 'expenditure_per_resident_eur', expenditure_per_resident_eur from data
+    select wave_year, municipality_code, trust_estimate, 'expenditure_per_resident_eur', expenditure_per_resident_eur
+    from data
     union all
-    select wave_year, trust_estimate, 'waiting_per_1000', waiting_per_1000 from data
+    select wave_year, municipality_code, trust_estimate, 'waiting_per_1000', waiting_per_1000 from data
     union all
-    select wave_year, trust_estimate, 'residents_per_specialist', residents_per_specialist from data
+    select wave_year, municipality_code, trust_estimate, 'residents_per_specialist', residents_per_specialist from data
 ),
 
 r as (
-    select wave_year, provision_indicator, corr(trust_estimate, value) as r, count(value) as n
+    -- summed in a fixed order (by municipality): the same data gives the same r to the last bit in every build
+    select wave_year, provision_indicator, corr(trust_estimate, value order by municipality_code) as r,
+           count(value) as n
     from long
     group by all
 )
