@@ -337,7 +337,8 @@ def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_samp
     model = load_model("int_trust_small_area")
     with sample_build.warehouse() as con:
         frames = {"int_indicator_cells": con.execute("select * from intermediate.int_indicator_cells").df(),
-                  "mart_provision_per_capita": con.execute("select * from marts.mart_provision_per_capita").df()}
+                  "int_provision__per_capita": con.execute("select * from intermediate.int_provision__per_capita").df(),
+                  "int_municipalities": con.execute("select * from intermediate.int_municipalities").df()}
         published = con.execute(
             """select t.wave_year, t.municipality_code, t.trust_modelled, t.trust_modelled_rmse, s.synthetic_estimate,
                       s.synthetic_mse from marts.mart_trust_provision t

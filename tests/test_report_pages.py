@@ -285,7 +285,11 @@ def test_after_a_blocked_run_the_site_shows_the_blocked_gate_and_the_last_good_f
     assert seen["offsite"] == [] and p["errorBoxes"] == []
     assert "Kāda pārbaude neizdevās" in p["text"]
     blocked_rows = [r for t in p["tables"][:1] for r in t["rows"]]
-    assert any("mart_wave_changes" in r[0] and "failed" in r for r in blocked_rows), blocked_rows
+    # the gate that stopped it: the survey-wave plausibility suite (the wave is twice the previous one)
+    assert any(r[0] == "survey_waves" and "failed" in r and "respondents_ratio" in r[4] for r in blocked_rows), \
+        blocked_rows
+    # the wave itself is kept as quarantined (the year's earlier good state stays in force)
+    assert any("quarantined" in r and "2028" in r for t in p["tables"] for r in t["rows"]), p["tables"]
     # the marts stay the last good ones: the index shows the same figures as before
     assert seen["pages"]["index"]["tables"][0]["rows"] == normal[1]["pages"]["index"]["tables"][0]["rows"]
 

@@ -240,9 +240,9 @@ def test_dbt_model_skips_an_unfittable_wave_and_publishes_the_rest(sample_build,
                and geo_level = 'municipality' order by geo_code limit 4""").fetchall()]
         con.execute("""delete from intermediate.int_indicator_cells where wave_year = 2027
                        and geo_level = 'municipality' and geo_code not in (select unnest(?))""", [keep])
-        con.execute("""delete from marts.mart_provision_per_capita where year = 2028
-                       and municipality_code <> (select min(municipality_code) from marts.mart_provision_per_capita)""")
-    env = {**os.environ, "TRUST_WAREHOUSE_PATH": str(wh)}
+        con.execute("""delete from intermediate.int_provision__per_capita where year = 2028
+                       and municipality_code <> (select min(municipality_code) from intermediate.int_provision__per_capita)""")
+    env = {**os.environ, "TRUST_DBT_DATABASE": str(wh)}
     dbt = [os.path.join(os.path.dirname(sys.executable), "dbt"), "run", "--select", "int_trust_small_area",
            "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT / "dbt_project"),
            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]

@@ -32,21 +32,42 @@ def _units() -> list[tuple[str, str]]:
     return [("0038000" if code == "0038001" else code, name) for code, name in units]
 
 
-def recipients(k: int, i: int) -> int:
-    """Recipients of mandatory service 13.k in the i-th municipality, by rule."""
-    return 3 * k + i % 7
+def recipients(k: int, before: int) -> int:
+    """Recipients of mandatory service 13.k, by rule: the municipality's total of the year before
+    (`before`) spread over the ten services, plus one in the odd ones (so the 2030 total is
+    before + 5: plausible next to 2028, as the quality gate requires)."""
+    return before // 10 + (k <= before % 10) + k % 2
 
 
-def extract_2030(path, code: str, name: str, i: int):
+def expenditure(k: int, before: float) -> str:
+    """Expenditure on service 13.k as the extract writes it (thousands separated by spaces, a
+    decimal comma): the year before's total spread over the ten services, plus k euros 50."""
+    return f"{int(before // 10) + k:,}".replace(",", " ") + ",50"
+
+
+def extract_2030(path, code: str, name: str, i: int, before: tuple[int, float]):
     rows = [["13", None, "Obligāto pakalpojumu saņēmēji", None, None, None, *["x"] * 7, None, "SPOLIS"]]
     for k in range(1, 11):
-        rows.append([f"13.{k}.", None, f"t.sk. pakalpojums {k}", recipients(k, i), None, None, *["x"] * 7,
-                     f"{(100 * k + i) * 10:,}".replace(",", " ") + ",50", "SPOLIS"])
+        rows.append([f"13.{k}.", None, f"t.sk. pakalpojums {k}", recipients(k, before[0]), None, None, *["x"] * 7,
+                     expenditure(k, before[1]), "SPOLIS"])
     rows += [["14", None, "Rindā gada beigās", 2 + i % 3, None, None, *["x"] * 7, "x", "SPOLIS"],
              ["15", None, "Sociālā darba speciālisti", 5 + i % 4, None, None, *["x"] * 7, "x", "SPOLIS"]]
     return workbook(path, [{"name": "Obligātie pakalpojumi",
                             "cells": {"A1": f"Pašvaldība: {name} ({code})", "A2": "Pārskata gads: 2030"},
                             "rows": [(4, LM_HEADER)] + lm_rows(5, rows)}])
+
+
+def _current(code: str) -> str:
+    return "0038001" if code == "0038000" else code
+
+
+def figures_2028(warehouse) -> dict[str, tuple[int, float]]:
+    """Each current municipality's 2028 recipients and expenditure in the built sample (the year
+    before the hand-made 2030 extracts)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {code: (int(r), float(e)) for code, r, e in con.execute(
+            """select municipality_code, recipients_mandatory_services, expenditure_mandatory_services_eur
+               from intermediate.int_provision__per_capita where year = 2028""").fetchall()}
 
 
 @pytest.fixture(scope="module")
@@ -68,35 +89,38 @@ def future_build(sample_build, tmp_path_factory):
     extra = [[f"2031-02-{3 + i % 20:02d}", f"Intervētāja {i % 9}"] for i in range(len(wave))]
     write_bytes(paths.survey_landing / "2031" / "monitorings_2031_dati.csv",
                 csv_bytes(HEADER + ["int_datums", "intervetajs"], [r + e for r, e in zip(wave, extra)]))
+    before = figures_2028(paths.warehouse_path)
     for i, (code, name) in enumerate(_units()):
-        extract_2030(paths.admin_landing / "2030" / f"{name} 2030.xlsx", code, name, i)
+        extract_2030(paths.admin_landing / "2030" / f"{name} 2030.xlsx", code, name, i, before[_current(code)])
     summary = run_pipeline()
-    yield paths, wave, summary
+    yield paths, wave, summary, before
     mp.undo()
 
 
 def test_a_2031_wave_and_2030_extracts_load_and_reach_the_marts(future_build):
-    paths, wave, summary = future_build
+    paths, wave, summary, _ = future_build
     assert summary.success, summary.render()
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
         n, madona = con.execute(
             """select count(*), count(*) filter (where current_municipality_code = '0038001')
                from marts.fct_respondent where wave_year = 2031""").fetchone()
-        trust = con.execute(
-            """select estimate from marts.mart_indicator_estimates
+        exact, published = (con.execute(
+            f"""select estimate from {table}
                where indicator_code = 'trust_top2' and wave_year = 2031 and geo_level = 'national'
                  and subgroup_type = 'all' and measure = 'share_incl_hard_to_say'""").fetchone()
+            for table in ("intermediate.int_indicator_estimates", "marts.mart_indicator_estimates"))
         aliases = con.execute("select source_kind, delivered_code, sum(rows_affected) from audit.code_aliases_applied "
                               "group by all order by all").fetchall()
     assert n == 630 and madona == sum(r[1] == "0038000" for r in wave)
     weights = [float(r[6].replace(",", ".")) for r in wave]
     top2 = sum(w for r, w in zip(wave, weights) if r[5] in (1, 2)) / sum(weights)
-    assert trust == (pytest.approx(top2),)
+    assert exact == (pytest.approx(top2),)
+    assert published == (pytest.approx(round(top2, 2)),)  # shares are published to two decimals
     assert aliases == [("admin", "0038000", 1), ("survey", "0038000", madona)]
 
 
 def test_a_kept_attribute_is_kept_and_an_unmapped_name_is_stored_nowhere(future_build):
-    paths, wave, summary = future_build
+    paths, wave, summary, _ = future_build
     assert summary.success
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
         kept = con.execute("select value_text from raw.survey_cells where wave = 2031 and variable = 'int_datums' "
@@ -109,7 +133,7 @@ def test_a_kept_attribute_is_kept_and_an_unmapped_name_is_stored_nowhere(future_
 
 
 def test_a_year_after_the_reference_population_uses_the_newest_with_a_flag(future_build):
-    paths, _, summary = future_build
+    paths, _, summary, before = future_build
     assert summary.success
     ref = {r["atvk_code"]: int(r["population"]) for r in _seed("ref_municipalities_2021")}
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:
@@ -118,14 +142,11 @@ def test_a_year_after_the_reference_population_uses_the_newest_with_a_flag(futur
                       population_source, recipients_per_1000
                from marts.mart_provision_per_capita where year = 2030""").fetchall()}
     assert len(rows) == 42
-    units = _units()
-    i = next(k for k, (code, _) in enumerate(units) if code == "0034000")
     r, p, basis, src, per1000 = rows["0034000"]  # Ķekavas novads
-    assert r == sum(recipients(k, i) for k in range(1, 11)) and p == ref["0034000"]
+    assert r == before["0034000"][0] + 5 and p == ref["0034000"]
     assert basis == "newest_available" and "newest available" in src and "2030" in src
     assert per1000 == pytest.approx(1000 * r / p)
-    i = next(k for k, (code, _) in enumerate(units) if code == "0038000")
     r, p, basis, _, _ = rows["0038001"]  # merged Madona: its 2021 code in the workbook, both parts' population
-    assert r == sum(recipients(k, i) for k in range(1, 11)) and p == ref["0038000"] + ref["0055000"]
+    assert r == before["0038001"][0] + 5 and p == ref["0038000"] + ref["0055000"]
     assert basis == "newest_available"
     assert {b for _, _, b, _, _ in rows.values()} == {"newest_available"}

@@ -1,6 +1,6 @@
 """Small-area (Fay-Herriot) estimates of trust_top2 (share incl. "hard to say") for every current
 municipality and wave: estimation/small_area.py on the direct estimates of int_indicator_cells and
-the provision figures of mart_provision_per_capita, configured by estimation/small_area_model.yml.
+the provision figures of int_provision__per_capita, configured by estimation/small_area_model.yml.
 
 The direct estimates and effective n are taken before disclosure control: they are model inputs,
 never published from here. A wave that cannot be modelled (too few areas with respondents, no
