@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: all setup run test ui ui-stop load validate help reports docs status sample bench-run bench clean
+.PHONY: all setup run test test-fast test-slow ui ui-stop load validate help reports docs status sample bench-run bench clean
 
 all: setup run ## set everything up, then build the warehouse on the bundled sample
 
@@ -37,8 +37,14 @@ reports/node_modules/.installed: reports/package.json reports/package-lock.json 
 run: ## materialise the build_warehouse job in Dagster (generates the sample if landing is empty); RETRY=1 retries held deliveries
 	$(PY) -m orchestration.cli run $(if $(filter 1 yes true,$(RETRY)),--retry-held)
 
-test: setup ## run the tests (what CI runs)
-	$(PY) -m pytest
+test: setup ## run the tests: the fast layer and the end-to-end layer (CI runs this, then test-slow)
+	$(PY) -m pytest -m "not slow"
+
+test-fast: setup ## the fast layer only: one shared sample build, no further pipeline runs (under 2 minutes)
+	$(PY) -m pytest -m "not e2e and not slow"
+
+test-slow: setup ## the random-kill trials (TRUST_KILL_TRIALS=20 SIGKILLs at random moments of a load, each recovered)
+	$(PY) -m pytest -m slow
 
 ui: setup ## Dagster UI with the runs of `make run`, the sensor and the schedule (http://127.0.0.1:3000); stop: Ctrl-C or `make ui-stop`
 	$(PY) -m orchestration.ui serve --port $${UI_PORT:-3000}

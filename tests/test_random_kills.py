@@ -21,7 +21,7 @@ from ingest.working_copy import leftovers
 from tests.state import folder_state, snapshot_state, table_fingerprints
 from tests.test_operations import cli, cli_env, corrected_wave
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # load_id is a fresh uuid per load, and the audit records when: not part of the state compared
 VOLATILE_COLUMNS = {"load_id", "loaded_at", "validated_at", "validation_id", "run_id", "published_at",

@@ -11,7 +11,7 @@ population as (
 
 municipalities as (
     select * from {{ ref('int_municipalities') }}
-    where boundary_set = 'post2025_42'
+    where boundary_set = {{ current_boundary_set() }}
 ),
 
 figures as (
