@@ -4,15 +4,18 @@ either; the snapshot is never ahead of the warehouse; the lock is free; and the 
 to the same state as a load that was never killed.
 
 The kill times are drawn uniformly over the length of an unkilled load (seeded: TRUST_KILL_SEED,
-default 2026; TRUST_KILL_TRIALS trials, default 20) and printed, so a failing trial can be replayed.
+default 2026; TRUST_KILL_TRIALS trials, default 20), printed, and written with their outcomes to
+data/logs/random_kills.json (a CI artefact), so a failing trial can be replayed.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +25,8 @@ from tests.state import folder_state, snapshot_state, table_fingerprints
 from tests.test_operations import cli, cli_env, corrected_wave
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPORT = Path(__file__).resolve().parents[1] / "data" / "logs" / "random_kills.json"
 
 # load_id is a fresh uuid per load, and the audit records when: not part of the state compared
 VOLATILE_COLUMNS = {"load_id", "loaded_at", "validated_at", "validation_id", "run_id", "published_at",
@@ -70,6 +75,20 @@ def which(state: dict, before: dict, after: dict) -> dict[str, str]:
             for part in ("warehouse", "snapshot", "landing")}
 
 
+def write_report(setup: dict, outcomes: list, trials: int) -> None:
+    """Every trial so far: when it was killed, whether the load had finished, which state each part
+    was left in, and whether the next load recovered (written after each trial, so a failure keeps
+    the trials before it)."""
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps({
+        "seed": int(os.environ.get("TRUST_KILL_SEED", "2026")), "trials": trials,
+        "unkilled_load_seconds": round(setup["duration"], 1),
+        "compared": "order-independent fingerprints of every table of the warehouse and the snapshot "
+                    "(audit timestamps and load ids left out) and the landing folder's files and checksums",
+        "outcomes": [{"killed_at_s": o[0], "had_finished": o[1], "left": o[2], "recovered": len(o) > 3}
+                     for o in outcomes]}, indent=1), encoding="utf-8")
+
+
 def test_sigkill_at_random_moments_changes_nothing_or_everything(kill_setup):
     from ingest.settings import resolve_paths
 
@@ -92,6 +111,7 @@ def test_sigkill_at_random_moments_changes_nothing_or_everything(kill_setup):
         state = comparable_state(paths)
         got = which(state, s["before"], s["after"])
         outcomes.append((round(at, 2), finished, got))
+        write_report(s, outcomes, trials)
         print(f"trial {i}: killed at {at:.2f} s of {s['duration']:.0f} s{' (had finished)' if finished else ''}: {got}")
         assert "MIXED" not in got.values(), f"trial {i} (kill at {at:.2f} s) left a half state: {got}"
         assert not (got["snapshot"] == "after" and got["warehouse"] == "before"), "the snapshot ran ahead"
@@ -103,6 +123,8 @@ def test_sigkill_at_random_moments_changes_nothing_or_everything(kill_setup):
         assert again.returncode == 0, f"trial {i}: the load after the kill failed:\n{out[-3000:]}"
         assert which(comparable_state(paths), s["before"], s["after"]) == dict.fromkeys(("warehouse", "snapshot", "landing"), "after")
         assert leftovers(paths.warehouse_path) == []
+        outcomes[-1] += ("recovered",)
+        write_report(s, outcomes, trials)
         shutil.rmtree(data)
     killed = [o for o in outcomes if not o[1]]
     print(f"{len(killed)} of {trials} trials killed mid-load; outcomes: {outcomes}")

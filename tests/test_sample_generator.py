@@ -14,15 +14,17 @@ from ingest.sample import generate_sample
 
 
 @pytest.fixture(scope="module")
-def two_samples(tmp_path_factory):
-    a = tmp_path_factory.mktemp("a") / "landing"
+def two_samples(sample_build, tmp_path_factory):
+    """The session's sample (written by the shared build) and a second one written here."""
     b = tmp_path_factory.mktemp("b") / "landing"
-    return (a, generate_sample(a)), (b, generate_sample(b))
+    return (sample_build.paths.landing_dir, sample_build.truth), (b, generate_sample(b))
 
 
 def test_same_seed_same_sample(two_samples):
-    (_, ta), (_, tb) = two_samples
-    assert json.dumps(ta, sort_keys=True) == json.dumps(tb, sort_keys=True)
+    (la, ta), (lb, tb) = two_samples
+    assert json.dumps(ta, sort_keys=True) == json.dumps(json.loads(json.dumps(tb)), sort_keys=True)
+    files = lambda root: {p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+    assert files(la) == files(lb)
 
 
 def test_sav_has_latvian_labels_user_missing_and_published_shares(two_samples):

@@ -33,7 +33,7 @@ by_subgroup as (
 
 design as (
     -- respondents of the wave: the primary sampling units of the (unclustered, unstratified) design
-    select wave_year, count(*) as n_design from {{ ref('fct_respondent') }} group by wave_year
+    select wave_year, count(*) as n_design from {{ ref('int_survey__respondents_harmonised') }} group by wave_year
 )
 
 select
