@@ -731,6 +731,7 @@ def test_a2_model_error_inversion_recovers_no_effective_n(attack_setup):
     assert not hits, _report(hits)
 
 
+@pytest.mark.e2e
 def test_a3_linked_tables_lp_leaves_every_suppressed_count_a_wide_range(attack_setup):
     pub, truth, r = attack_setup
     findings, narrow = lp_count_ranges(pub, truth, r["protection_min_count_range"])
@@ -740,6 +741,7 @@ def test_a3_linked_tables_lp_leaves_every_suppressed_count_a_wide_range(attack_s
                        f"{r['protection_min_count_range']:g}: {narrow[:5]}"
 
 
+@pytest.mark.e2e
 def test_a3_lp_leaves_every_suppressed_share_a_wide_range(attack_setup):
     pub, truth, r = attack_setup
     narrow = lp_share_ranges(pub, truth, r["protection_min_share_range"])

@@ -23,6 +23,9 @@ from ingest.settings import REPO_ROOT, REPORTS_DIR
 from orchestration import report_site
 from tests.site_browser import CHROMIUM_PACKAGE, find_chromium, look_at, serve
 
+# the site build (strict, twice: normal and after a blocked run) and the browser are the slower layer
+pytestmark = pytest.mark.e2e
+
 SCREENSHOTS = REPO_ROOT / "data" / "screenshots"
 LATVIAN = set("āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ")
 MOJIBAKE = ("Ä", "Å", "Ã", "\ufffd")
@@ -275,7 +278,6 @@ def blocked(sample_build, normal, tmp_path_factory):
     return summary, seen
 
 
-@pytest.mark.e2e
 def test_after_a_blocked_run_the_site_shows_the_blocked_gate_and_the_last_good_figures(blocked, normal, facts):
     summary, seen = blocked
     assert not summary.success

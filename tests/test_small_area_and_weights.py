@@ -300,6 +300,7 @@ def test_benchmark_direct_estimates_are_the_warehouse_cells(sample_build):
     assert p_nat == pytest.approx(national, abs=1e-12)
 
 
+@pytest.mark.e2e
 def test_replicate_samples_model_intervals_hold_and_beat_direct(sample_build):
     """8 replicate samples of every wave (the README's table has 100): what 8 can honestly show."""
     rows, raw = replicate_benchmark(load_inputs(sample_build.paths.warehouse_path), 8, seed=99)
