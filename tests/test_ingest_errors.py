@@ -156,6 +156,7 @@ def test_csv_text_in_a_coded_column_is_rejected(con, csv_2024):
     assert (err.row, err.column, err.value, err.problem) == (4, "q_uztic", "daudz", "not a number")
 
 
+@pytest.mark.e2e
 def test_every_sample_wave_loads(con, tmp_path):
     from ingest.sample import generate_sample
     from ingest.warehouse import survey_files

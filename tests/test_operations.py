@@ -330,6 +330,7 @@ def test_writer_lock_is_exclusive_across_processes(tmp_path):
     assert child.returncode == 0, child.stderr
 
 
+@pytest.mark.e2e
 def test_processes_opening_a_new_dagster_home_at_once_do_not_collide(tmp_path):
     # Dagster's SQLite storages stamp their schema on first open; without the instance lock two
     # processes starting on a new DAGSTER_HOME fail with "UNIQUE constraint failed: alembic_version".

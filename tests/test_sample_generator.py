@@ -14,22 +14,23 @@ from ingest.sample import generate_sample
 
 
 @pytest.fixture(scope="module")
-def two_samples(sample_build, tmp_path_factory):
-    """The session's sample (written by the shared build) and a second one written here."""
-    b = tmp_path_factory.mktemp("b") / "landing"
-    return (sample_build.paths.landing_dir, sample_build.truth), (b, generate_sample(b))
+def sample(sample_build):
+    """The session's sample, as the shared build's generator wrote it: (landing folder, truth)."""
+    return sample_build.paths.landing_dir, sample_build.truth
 
 
-def test_same_seed_same_sample(two_samples):
-    (la, ta), (lb, tb) = two_samples
+@pytest.mark.e2e
+def test_same_seed_same_sample(sample, tmp_path):
+    (la, ta), lb = sample, tmp_path / "landing"
+    tb = generate_sample(lb)
     assert json.dumps(ta, sort_keys=True) == json.dumps(json.loads(json.dumps(tb)), sort_keys=True)
     # the same files (their bytes differ only in the workbooks' creation times)
     files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert files(la) == files(lb)
 
 
-def test_sav_has_latvian_labels_user_missing_and_published_shares(two_samples):
-    (landing, _), _ = two_samples
+def test_sav_has_latvian_labels_user_missing_and_published_shares(sample):
+    landing, _ = sample
     df, meta = pyreadstat.read_sav(str(landing / "survey" / "2017" / "ex_ante_2017_iedzivotaji.sav"),
                                    user_missing=True)
     assert len(df) == 3012 and (df["Q1_KLIENTS"] == 1).sum() == 683
@@ -43,8 +44,8 @@ def test_sav_has_latvian_labels_user_missing_and_published_shares(two_samples):
     assert set(df.loc[df["Q1_KLIENTS"] == 2, "Q12_APMIER"]) == {99.0}  # routing
 
 
-def test_admin_extracts_one_per_reporting_municipality_and_year(two_samples):
-    (landing, truth), _ = two_samples
+def test_admin_extracts_one_per_reporting_municipality_and_year(sample):
+    landing, truth = sample
     counts = {int(d.name): len(list(d.glob("*.xlsx"))) for d in (landing / "admin").iterdir()}
     assert counts == {**{y: 119 for y in range(2017, 2021)}, **{y: 43 for y in range(2021, 2025)},
                       **{y: 42 for y in range(2025, 2029)}}
@@ -57,11 +58,11 @@ def test_admin_extracts_one_per_reporting_municipality_and_year(two_samples):
             assert sum(r.get(k, 0) for k in ages) == r["total"], (key, row_no)
 
 
-def test_truth_has_area_effects_the_covariates_do_not_explain(two_samples):
+def test_truth_has_area_effects_the_covariates_do_not_explain(sample):
     """Municipal trust = the part service quality explains (quality also drives the admin figures,
     i.e. the model's covariates) + an area effect independent of it. On the logit scale the area
     effect's sd is about half the quality part's; it is partly persistent across waves."""
-    (_, truth), _ = two_samples
+    _, truth = sample
     effects = {}
     for wave in ("2022", "2024", "2025", "2026", "2027", "2028"):
         comp = truth["survey"][wave]["true_trust_top2_logit_components"]
