@@ -40,7 +40,7 @@ run: ## materialise the build_warehouse job in Dagster (generates the sample if 
 test: setup ## run the tests: the fast layer and the end-to-end layer (CI runs this, then test-slow)
 	$(PY) -m pytest -m "not slow"
 
-test-fast: setup ## the fast layer only: one shared sample build, no further pipeline runs (under 2 minutes)
+test-fast: setup ## the fast layer only: one shared sample build, no further pipeline runs (about 2 minutes)
 	$(PY) -m pytest -m "not e2e and not slow"
 
 test-slow: setup ## the random-kill trials (TRUST_KILL_TRIALS=20 SIGKILLs at random moments of a load, each recovered)
