@@ -27,7 +27,8 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	touch $@
 
 # `npm install` (not `npm ci`): npm 11 rejects this lock in `ci` for lacking other platforms'
-# optional packages; `install` keeps the locked versions and leaves the lock unchanged. Its
+# optional packages; `install` keeps the locked versions (it once added those platforms' optional
+# rollup entries to the lock, committed; since then it leaves the lock unchanged). Its
 # postinstall (reports/scripts/patch-evidence-offline.mjs) adapts Evidence to build offline and
 # stops the install, naming the versions it expects, if Evidence was upgraded under it.
 reports/node_modules/.installed: reports/package.json reports/package-lock.json reports/scripts/patch-evidence-offline.mjs

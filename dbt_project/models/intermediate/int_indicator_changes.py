@@ -1,5 +1,5 @@
 """Changes between waves, before rounding: for every published estimate, the difference from the
-same cell and measure in the previous wave that ASKED the indicator's item (its codebook: the same rule as dim_item_wave.is_asked), whether
+same cell and measure in the previous wave that ASKED the indicator's item (int_item_waves), whether
 or not that wave's cell is published. A pair is kept only when both cells and measures are published
 (a change against a suppressed value would disclose it); a wave that did not ask the item is skipped,
 never compared as a zero.
@@ -77,10 +77,8 @@ def model(dbt, session):
     estimates = dbt.ref("int_indicator_estimates").df()[KEY + ["wave_year", "estimate", "variance"]]
     published = row_status(dbt.ref("int_indicator_cells_protected").df())
     indicators = dbt.ref("indicators").df()[["indicator_code", "item_code"]]
-    # the waves that asked each item: the item variables of the waves' codebooks (as dim_item_wave.is_asked)
-    variables = dbt.ref("stg_survey__codebook_variables").df()
-    asked_items = variables.loc[variables["role"] == "item", ["wave_year", "item_code"]].drop_duplicates()
-    asked = indicators.merge(asked_items, on="item_code")[["indicator_code", "wave_year"]]
+    item_waves = dbt.ref("int_item_waves").df()
+    asked = indicators.merge(item_waves[item_waves["is_asked"]], on="item_code")[["indicator_code", "wave_year"]]
     rule_rows = dbt.ref("disclosure_rules").df()
     rules = dict(zip(rule_rows["rule"], rule_rows["value"].astype(float)))
     return changes(estimates, published, asked, rules)
