@@ -331,7 +331,7 @@ class _FakeDbt:
 
 
 def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_sample(sample_build):
-    """int_trust_small_area's synthetic_estimate / synthetic_mse (what mart_trust_provision publishes
+    """int_trust_small_area's synthetic_estimate / synthetic_mse (what mart_trust_comparisons publishes
     where the direct cell is not shown): change one municipality's respondents completely and its
     values stay the same - so they cannot be inverted for its sample size. Its EBLUP does change."""
     model = load_model("int_trust_small_area")
@@ -340,9 +340,10 @@ def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_samp
                   "int_provision__per_capita": con.execute("select * from intermediate.int_provision__per_capita").df(),
                   "int_municipalities": con.execute("select * from intermediate.int_municipalities").df()}
         published = con.execute(
-            """select t.wave_year, t.municipality_code, t.trust_modelled, t.trust_modelled_rmse, s.synthetic_estimate,
-                      s.synthetic_mse from marts.mart_trust_provision t
-               join intermediate.int_trust_small_area s using (municipality_code, wave_year)""").df()
+            """select t.wave_year, t.geo_code, t.estimate, t.ci_low, t.ci_high, s.synthetic_estimate, s.synthetic_mse
+               from marts.mart_trust_comparisons t
+               join intermediate.int_trust_small_area s on s.municipality_code = t.geo_code and s.wave_year = t.wave_year
+               where t.geo_level = 'municipality' and t.estimate_type = 'modelled'""").df()
     base = model.model(_FakeDbt(frames), None)
     cells = frames["int_indicator_cells"]
     target = (cells["indicator_code"] == "trust_top2") & (cells["wave_year"] == 2026) & \
@@ -356,6 +357,9 @@ def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_samp
     for col in ("synthetic_estimate", "synthetic_mse"):
         assert other.loc[key, col].iloc[0] == pytest.approx(base.loc[key, col].iloc[0], rel=1e-9)
     assert other.loc[key, "modelled_estimate"].iloc[0] != pytest.approx(base.loc[key, "modelled_estimate"].iloc[0])
-    # the mart publishes exactly these (rounded), nothing else of the model
-    assert np.allclose(published["trust_modelled"], published["synthetic_estimate"].round(2), atol=1e-12)
-    assert np.allclose(published["trust_modelled_rmse"], np.sqrt(published["synthetic_mse"]).round(2), atol=1e-12)
+    # the mart publishes exactly these (rounded; interval +/- 1.96 RMSE, ends outwards), nothing else of the model
+    assert len(published) > 100
+    half = 1.959963984540054 * np.sqrt(published["synthetic_mse"])
+    assert np.allclose(published["estimate"], published["synthetic_estimate"].round(2), atol=1e-12)
+    assert np.allclose(published["ci_low"], np.floor(100 * (published["synthetic_estimate"] - half).clip(0, 1) + 1e-9) / 100)
+    assert np.allclose(published["ci_high"], np.ceil(100 * (published["synthetic_estimate"] + half).clip(0, 1) - 1e-9) / 100)

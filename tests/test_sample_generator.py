@@ -83,16 +83,17 @@ def test_trust_answers_follow_the_true_municipal_rates():
     """A large draw of the 2026 design: every municipality's share of "fully + rather" among those
     who answer (refusals out, "hard to say" in) is within 4 standard errors of its true rate."""
     from ingest.codebook import codebook_for_wave
-    from ingest.sample.quality import current_unit
+    from ingest.sample.quality import World, current_unit
     from ingest.sample.survey_generic import WAVES, draw_harmonised, true_municipal_trust
 
     spec = dataclasses.replace(next(s for s in WAVES if s.wave == 2026), n=250_000)
     cb = codebook_for_wave(2026)
-    df = draw_harmonised(spec, cb, np.random.default_rng(1))
+    world = World()
+    df = draw_harmonised(spec, cb, np.random.default_rng(1), world)
     answered = df[df["trust_social_service"] != "refused"]
     top2 = answered["trust_social_service"].isin(["1", "2"])
     got = top2.groupby(answered["municipality_code"].map(current_unit)).agg(["mean", "size"])
-    true = pd.Series(true_municipal_trust(spec, cb))
+    true = pd.Series(true_municipal_trust(spec, cb, world))
     assert sorted(got.index) == sorted(true.index)
     se = np.sqrt(true * (1 - true) / got["size"])
     z = (got["mean"] - true) / se
