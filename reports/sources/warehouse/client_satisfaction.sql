@@ -1,6 +1,6 @@
+-- the answer distribution of the index page; respondents are read from mart_indicator_estimates' n_band
 select
     wave_year,
-    n_unweighted,
     weight_source,
     share_fully,
     share_rather,
