@@ -47,15 +47,20 @@ def serve(directory: Path):
         thread.join(5)
 
 
-def look_at(base_url: str, pages: dict[str, str], out_dir: Path, chromium: str, timeout: float = 600) -> dict:
-    """Open each page (name -> path) in headless Chromium; save <out_dir>/<name>.png and return what
-    the browser saw: per page its headings, text, charts (with their series data), tables, Evidence
-    error boxes and console errors, plus every request that left localhost."""
+def look_at(base_url: str, pages: dict[str, str | dict], out_dir: Path, chromium: str, timeout: float = 600,
+            widths: tuple[int, ...] = (1280,)) -> dict:
+    """Open each page (name -> path, or {"path": ..., "actions": [{"select": css, "value": v}]}) in
+    headless Chromium at each width; save <out_dir>/<name>.png (first width) and <name>-<width>.png
+    (the others) and return what the browser saw: per page (keyed <name>, and <name>@<width> for the
+    other widths) its headings, text, charts (with their series data), chart titles, tables, the
+    navigation, every arrow or coloured change, Evidence error boxes and console errors, plus every
+    request that left localhost."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     job = out_dir / "job.json"
+    entries = [{"name": n, **(p if isinstance(p, dict) else {"path": p})} for n, p in pages.items()]
     job.write_text(json.dumps({"chromium": chromium, "baseUrl": base_url, "outDir": str(out_dir),
-                               "pages": [{"name": n, "path": p} for n, p in pages.items()]}), encoding="utf-8")
+                               "widths": list(widths), "pages": entries}), encoding="utf-8")
     out = subprocess.run(["node", str(SCRIPT), str(job)], cwd=REPORTS_DIR, capture_output=True, text=True,
                          timeout=timeout)
     if out.returncode != 0:

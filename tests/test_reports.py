@@ -20,7 +20,9 @@ FENCE = re.compile(r"```sql\s+(\w+)\s*\n(.*?)```", re.S)
 COMPONENT = re.compile(r"<([A-Z]\w*)\b(.*?)(/?)>", re.S)
 ATTR = re.compile(r"(\w+)=(\{[^}]*\}|\"[^\"]*\"|'[^']*'|[^\s/>]+)")
 COLUMN_ATTRS = {"x", "y", "y2", "value", "series", "id", "comparison", "sparkline", "name", "size", "label", "link",
-                "column"}
+                "column", "low", "high", "category", "color", "hollow"}
+# The site's own chart components (reports/components/*.svelte), besides Evidence's core components.
+PROJECT_COMPONENTS = REPORTS_DIR / "components"
 # Templated pages ([municipality].md) get a real value for their parameters.
 PARAMS = {"${params.municipality}": "0001000"}
 RESPONDENT_LEVEL = re.compile(r"\b(fct_respondent|fct_survey_answers|int_\w+|raw\.|stg_\w+|audit\.)", re.I)
@@ -101,11 +103,17 @@ def test_page_queries_run_and_have_the_columns_components_use(report_db, page):
         rows[name] = len(result.fetchall())
     assert any(rows.values()), f"{page.name}: every query returned no rows"
     uses = [u for u in component_uses(text) if u[1]]
-    assert uses, f"{page.name} shows no data"
+    markup = FENCE.sub("", text)
+    # a page may hand its queries to a component through its script (the trust-provision chooser)
+    assert uses or any(re.search(rf"\b{name}\b", markup) for name in queries), f"{page.name} shows no data"
     for component, query, cols in uses:
         assert query in queries, f"{page.name}: <{component}> uses undefined query {query}"
         missing = set(cols) - columns[query]
         assert not missing, f"{page.name}: <{component} data={{{query}}}> uses columns {missing} the query lacks"
+    # {query[0].column} in the text and the script: the column exists
+    for query, col in re.findall(r"\b(\w+)\[0\]\.(\w+)", markup):
+        if query in queries:
+            assert col in columns[query], f"{page.name}: {query}[0].{col} is not a column of {query}"
 
 
 @pytest.mark.skipif(not CORE_COMPONENTS.exists(), reason="reports/node_modules not installed (run `make setup`)")
@@ -114,8 +122,9 @@ def test_page_components_exist_in_core_components(page):
     exported = set()
     for f in CORE_COMPONENTS.rglob("index.js"):
         exported |= set(re.findall(r"export \{ default as (\w+) \}", f.read_text(encoding="utf-8", errors="ignore")))
+    exported |= {f.stem for f in PROJECT_COMPONENTS.glob("*.svelte")}
     used = {name for name, _, _ in component_uses(page.read_text(encoding="utf-8"))}
-    assert used and used <= exported, f"not exported by core-components: {used - exported}"
+    assert used and used <= exported, f"not exported by core-components nor in reports/components: {used - exported}"
 
 
 def test_snapshot_holds_published_marts_only(sample_build):
@@ -165,3 +174,23 @@ def test_templated_municipality_page_covers_every_municipality(sample_build, rep
             rows = report_db.execute(sql).fetchall()
             if name in ("municipality", "trust_here", "headline", "provision_latest", "cells_table"):
                 assert rows, (code, name)
+
+
+def test_trust_provision_page_reads_published_direct_estimates_and_the_fitted_slope_only(report_db):
+    """A modelled municipal value must never appear as evidence of the link: the page's queries read the
+    link marts only (no comparisons, no estimates mart with model values), and every column its script
+    reads from a row exists in that page's queries."""
+    page = REPORTS_DIR / "pages" / "trust-provision.md"
+    text = page.read_text(encoding="utf-8")
+    queries = page_queries(text)
+    tables = {t for sql in queries.values() for t in re.findall(r"warehouse\.(\w+)", sql)}
+    assert tables == {"trust_provision", "trust_provision_fit", "trust_provision_link"}, tables
+    code = [re.sub(r"--[^\n]*", "", sql) for sql in queries.values()]  # the SQL, its comments aside
+    assert not any("modelled" in sql or "estimate_type" in sql for sql in code)
+    columns = set()
+    for sql in queries.values():
+        columns |= {d[0] for d in report_db.execute(sql).description}
+    script = text.split("<script>", 1)[1].split("</script>", 1)[0]
+    read = set(re.findall(r"\b(?:r|o|w|here|chosen)\.(\w+)", FENCE.sub("", text)))
+    assert read and read <= columns, read - columns
+    assert "trust_direct" in script and "trust_estimate" not in text

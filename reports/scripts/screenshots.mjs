@@ -4,7 +4,11 @@
 //   node scripts/screenshots.mjs job.json
 //
 // job.json: {"chromium": "/usr/bin/chromium", "baseUrl": "http://127.0.0.1:PORT", "outDir": "...",
-//            "pages": [{"name": "index", "path": "/"}, ...], "width": 1280}
+//            "pages": [{"name": "index", "path": "/"}, ...], "widths": [1400, 390], "settleMs": 1500}
+// Each page is opened at every width: the first width's result is named as the page, the others
+// "<name>@<width>" (PNG "<name>-<width>.png"). "width": 1280 alone still works. A page may carry
+// "actions": [{"select": "<css selector of a <select>>", "value": "..."}], done after it loaded (a
+// reader's choice), before anything is read.
 // Every request the pages make is recorded; one that leaves 127.0.0.1/localhost is blocked and
 // reported in "offsite".
 import fs from 'node:fs';
@@ -28,7 +32,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 		'--disable-component-update',
 		'--disable-sync'
 	],
-	viewport: { width: job.width ?? 1280, height: 900 },
+	viewport: { width: (job.widths ?? [job.width ?? 1280])[0], height: 900 },
 	locale: 'lv-LV',
 	timezoneId: 'Europe/Riga'
 });
@@ -52,9 +56,14 @@ await context.route('**/*', (route) => {
 	return route.abort('blockedbyclient');
 });
 
+const widths = job.widths ?? [job.width ?? 1280];
+const visits = widths.flatMap((width, i) =>
+	job.pages.map((p) => ({ ...p, width, key: i === 0 ? p.name : `${p.name}@${width}`, file: i === 0 ? p.name : `${p.name}-${width}` }))
+);
 const results = [];
-for (const { name, path: pagePath } of job.pages) {
+for (const { key: name, file, width, path: pagePath, actions = [] } of visits) {
 	const page = await context.newPage();
+	await page.setViewportSize({ width, height: 900 });
 	const consoleErrors = [];
 	page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
 	page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -70,7 +79,11 @@ for (const { name, path: pagePath } of job.pages) {
 				timeout: 30000
 			})
 			.catch(() => {});
-		await page.waitForTimeout(1500);
+		await page.waitForTimeout(job.settleMs ?? 1500);
+		for (const action of actions) {
+			await page.selectOption(action.select, String(action.value));
+			await page.waitForTimeout(job.settleMs ?? 1500);
+		}
 	} catch (e) {
 		consoleErrors.push(`navigation: ${e}`);
 	}
@@ -81,10 +94,13 @@ for (const { name, path: pagePath } of job.pages) {
 			.map((c) => {
 				const o = c.getOption() ?? {};
 				const series = (o.series ?? []).map((s) => ({
+					id: s.id ?? null,
 					type: s.type,
 					name: s.name ?? null,
 					points: (s.data ?? []).filter((d) => d !== null && d !== undefined).length,
-					values: (s.data ?? []).map((d) => (Array.isArray(d) ? d : d && typeof d === 'object' && 'value' in d ? d.value : d))
+					values: (s.data ?? []).map((d) => (Array.isArray(d) ? d : d && typeof d === 'object' && 'value' in d ? d.value : d)),
+					colors: (s.data ?? []).map((d) => (d && typeof d === 'object' && !Array.isArray(d) ? (d.itemStyle?.color ?? null) : null)),
+					names: (s.data ?? []).map((d) => (d && typeof d === 'object' && !Array.isArray(d) ? (d.name ?? null) : null))
 				}));
 				const dom = c.getDom();
 				const r = dom.getBoundingClientRect();
@@ -106,11 +122,40 @@ for (const { name, path: pagePath } of job.pages) {
 				headers: [...t.querySelectorAll('th')].map((th) => (th.textContent || '').trim()),
 				rows: [...t.querySelectorAll('tr')].filter((tr) => tr.querySelector('td')).map((tr) => [...tr.querySelectorAll('td')].map(text)),
 				width: box.width,
-				overflowing: scroller ? scroller.scrollWidth > scroller.clientWidth + 1 : false
+				overflowing: scroller ? scroller.scrollWidth > scroller.clientWidth + 1 : false,
+				scrollable: scroller ? ['auto', 'scroll'].includes(getComputedStyle(scroller).overflowX) : false,
+				right: box.right
 			};
 		});
+		// Arrows and colour that say "changed" or "differs": Evidence's deltas (text-positive /
+		// text-negative) and the site's significant marks (sig-up / sig-down), and any ▲▼ in the text;
+		// each with the table row or block it sits in.
+		const context = (el) => {
+			const holder = el.closest('tr, [data-sig-context], p, li, .inline-block') ?? el.parentElement;
+			return { context: holder ? text(holder).slice(0, 300) : '', sigContext: el.closest('[data-sig-context]')?.getAttribute('data-sig-context') ?? null };
+		};
+		const marked = new Set(document.querySelectorAll('.text-positive, .text-negative, .sig-up, .sig-down'));
+		const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+		while (walker.nextNode()) {
+			if (/[▲▼]/.test(walker.currentNode.nodeValue) && walker.currentNode.parentElement) marked.add(walker.currentNode.parentElement);
+		}
+		const deltas = [...marked]
+			.filter((el) => el.getClientRects().length > 0)
+			.map((el) => ({ text: text(el), className: String(el.className), ...context(el) }));
+		// what a reader sees of each chart title (HTML, above the chart): cut if it is wider than its
+		// box or runs out of the window
+		const chartTitles = [...document.querySelectorAll('.chart-title, .chart-subtitle')].map((el) => {
+			const r = el.getBoundingClientRect();
+			return { text: text(el), scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, left: r.left, right: r.right };
+		});
+		const nav = [...document.querySelectorAll('aside a[href]')].map((a) => ({ href: a.getAttribute('href'), text: text(a) }));
+		const selects = [...document.querySelectorAll('select')].map((el) => ({ testid: el.getAttribute('data-testid'), value: el.value }));
 		return {
 			title: document.title,
+			deltas,
+			chartTitles,
+			nav,
+			selects,
 			headings: [...document.querySelectorAll('h1, h2, h3')].map(text),
 			text: document.body.innerText,
 			errorBoxes,
@@ -128,9 +173,9 @@ for (const { name, path: pagePath } of job.pages) {
 			viewportWidth: window.innerWidth
 		};
 	});
-	const png = path.join(job.outDir, `${name}.png`);
+	const png = path.join(job.outDir, `${file}.png`);
 	await page.screenshot({ path: png, fullPage: true });
-	results.push({ name, url, status, png, consoleErrors, ...info });
+	results.push({ name, width, url, status, png, consoleErrors, ...info });
 	await page.close();
 }
 await context.close();
