@@ -38,8 +38,13 @@ def _gap(out: pd.DataFrame, prefix: str, other: pd.Series, other_var: pd.Series,
 
 def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.DataFrame, small_area: pd.DataFrame,
                 units: pd.DataFrame, rules: dict) -> pd.DataFrame:
+    # what is published of each cell: its interval and reliability (band-based for a small cell) and the
+    # variance that interval implies, so a gap's significance reveals no more than the cell's own figures
     est = estimates[(estimates["indicator_code"] == INDICATOR) & (estimates["subgroup_type"] == "all")
-                    & (estimates["measure"] == MEASURE)][CELL + ["estimate", "variance", "ci_low", "ci_high", "is_reliable"]]
+                    & (estimates["measure"] == MEASURE)][
+        CELL + ["estimate", "published_variance", "published_ci_low", "published_ci_high", "published_is_reliable"]].rename(
+        columns={"published_variance": "variance", "published_ci_low": "ci_low", "published_ci_high": "ci_high",
+                 "published_is_reliable": "is_reliable"})
     weights = cells[(cells["indicator_code"] == INDICATOR) & (cells["subgroup_type"] == "all")][CELL + ["sum_w"]]
     status = protected[(protected["indicator_code"] == INDICATOR) & (protected["subgroup_type"] == "all")][
         CELL + ["is_suppressed"]]
