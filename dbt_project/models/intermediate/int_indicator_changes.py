@@ -29,14 +29,14 @@ MEASURES = ("share_all_asked", "share_incl_hard_to_say") + PAIR
 
 
 def row_status(cells: pd.DataFrame) -> pd.DataFrame:
-    """Whether each (cell, measure) is published, as mart_indicator_estimates decides it."""
+    """Whether each (cell, measure) is published, as mart_indicator_estimates decides it: the cell is
+    not suppressed and publishes the measure (all four from its band, else share_incl_hard_to_say)."""
     rows = []
     for measure in MEASURES:
         s = cells[CELL].copy()
         s["measure"] = measure
-        withheld = cells["withhold_opinion_pair"] if measure in PAIR else (
-            cells["withhold_all_asked"] if measure == "share_all_asked" else False)
-        s["is_suppressed"] = cells["is_suppressed"] | withheld
+        published_measure = cells["publishes_all_measures"] if measure != "share_incl_hard_to_say" else True
+        s["is_suppressed"] = cells["is_suppressed"] | ~published_measure
         rows.append(s)
     return pd.concat(rows, ignore_index=True)
 
@@ -86,7 +86,11 @@ def changes(estimates: pd.DataFrame, published: pd.DataFrame, asked: pd.DataFram
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    estimates = dbt.ref("int_indicator_estimates").df()[KEY + ["wave_year", "estimate", "variance", "is_reliable"]]
+    # the variance and reliability of what is PUBLISHED (a small cell's band-based interval): a change
+    # must not reveal more about a cell than the cell's own published figures do
+    published_estimates = dbt.ref("int_indicator_estimates").df()
+    estimates = published_estimates[KEY + ["wave_year", "estimate", "published_variance", "published_is_reliable"]]
+    estimates = estimates.rename(columns={"published_variance": "variance", "published_is_reliable": "is_reliable"})
     published = row_status(dbt.ref("int_indicator_cells_protected").df())
     indicators = dbt.ref("indicators").df()[["indicator_code", "item_code"]]
     item_waves = dbt.ref("int_item_waves").df()
