@@ -32,7 +32,9 @@ select
     labels.unit_en as provision_unit_en,
     cast(l.covariate_year as integer) as covariate_year,
     cast(l.n_municipalities as integer) as n_municipalities,
-    round(l.indicator_sd, labels.display_decimals) as indicator_sd,
+    -- two significant digits: what one standard deviation is, readable for any indicator (0.24 waiting per 1000)
+    case when l.indicator_sd > 0
+         then round(l.indicator_sd, cast(1 - floor(log10(l.indicator_sd)) as integer)) end as indicator_sd,
     100 * {{ publish_round('l.slope', 'rules.d') }} as slope_pp,
     100 * {{ publish_floor('l.slope_ci_low', 'rules.d') }} as slope_ci_low_pp,
     100 * {{ publish_ceil('l.slope_ci_high', 'rules.d') }} as slope_ci_high_pp,
