@@ -297,21 +297,32 @@ def _parse_codes(path: Path, key: str, raw, line) -> dict[float, tuple[str | Non
     return codes
 
 
-def load_codebook(path: str | Path) -> Codebook:
+def load_codebook(path: str | Path, shown_as: str | Path | None = None) -> Codebook:
+    """Read and check a codebook. `shown_as`: the name messages give the file (the delivered path,
+    when what is read is its archived copy). Bounded: a codebook over the limits of
+    ingest/config/limits.yml (size, depth, nodes; no aliases) is refused unread (OverLimit)."""
     path = Path(path)
+    shown = Path(shown_as) if shown_as is not None else path
+    from ingest.safe_yaml import compose_bounded, read_bounded_text
+    from ingest.limits import limit
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded_text(path, limit("codebook", "max_bytes"))
     except FileNotFoundError:
-        raise _fail(path, "codebook file not found") from None
+        raise _fail(shown, "codebook file not found") from None
+    except IsADirectoryError:
+        raise _fail(shown, "is a folder, not a codebook file") from None
     except UnicodeDecodeError:
-        raise _fail(path, "a codebook must be UTF-8 text") from None
+        raise _fail(shown, "a codebook must be UTF-8 text") from None
+    except IngestError as exc:
+        raise exc.relocated({str(path): str(shown)}) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text)
+        doc, node = compose_bounded(text, shown)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise _fail(path, f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+        raise _fail(shown, f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
                     line=mark.line + 1 if mark else None) from None
+    path = shown  # what was read is `path`; what messages and the codebook name is the delivered file
     if not isinstance(doc, dict):
         raise _fail(path, "a codebook is a YAML mapping")
     lines = _key_lines(node)
@@ -390,6 +401,11 @@ def codebook_for_wave(wave: int, directory: Path | None = None) -> Codebook:
 def codebook_for_delivery(wave_dir: Path) -> Codebook:
     """The codebook for a delivered wave folder ``survey/<wave>/``: one delivered with the file
     (``wave_<year>.yml`` in the folder) or else the versioned one in the codebook directory."""
+    from ingest.intake import entry_problem, not_a_file
+
     wave_dir = Path(wave_dir)
     delivered = wave_dir / f"wave_{wave_dir.name}.yml"
+    problem = entry_problem(delivered)
+    if problem:  # a link (or pipe, device...) named like a codebook is never read through
+        raise not_a_file(delivered, problem)
     return codebook_for_wave(int(wave_dir.name), wave_dir if delivered.exists() else None)
