@@ -8,7 +8,9 @@ for the same wave changes nothing and is recorded as 'unchanged'.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,11 +18,12 @@ import duckdb
 import pandas as pd
 
 from ingest import audit_notes
-from ingest.archive import archive_file, archive_root
-from ingest.codebook import Codebook
-from ingest.errors import IngestError, public_text
+from ingest.archive import archive_root
+from ingest.codebook import Codebook, load_codebook
+from ingest.errors import IngestError, Quarantine, printable, public_text
 from ingest.faults import checkpoint
 from ingest.file_patterns import matching_files
+from ingest.intake import Taken, entry_identity, not_a_file, sha256_file, take, unsafe_entries
 from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
 from ingest.readers.survey_file import read_survey_file
 from ingest.municipalities import known_municipality_codes, resolve_codes  # noqa: F401 (re-exported)
@@ -112,11 +115,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def _now() -> datetime:
@@ -125,25 +124,34 @@ def _now() -> datetime:
 
 LOAD_STATUSES = {
     "loaded": "loaded into the raw tables in this run",
-    "unchanged": "the same delivery is loaded already: nothing to do",
+    "unchanged": "the same delivery is loaded already: nothing to do (said in the run's log, not recorded)",
     "rejected": "refused by the loader (the file does not match its codebook or layout)",
-    "quarantined": "loaded, then blocked by a quality gate: held, the last good data stays in force",
-    "held": "delivered again while rejected or quarantined: not retried (make load retries it)",
+    "quarantined": "held back: blocked by a quality gate, or refused before it was read (over a resource limit, "
+                   "or not a regular file); the last good data stays in force",
+    "held": "delivered again while rejected or quarantined: not retried (said in the run's log, not recorded; "
+            "make load retries it)",
     "not_promoted": "loaded, but the run failed for another reason: nothing published, retried next run",
 }
 HELD_STATUSES = ("rejected", "quarantined")
 
 
 def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None, archived=None, *,
-           identity=None, year=None, run_id=None, public=None) -> None:
+           identity=None, year=None, run_id=None, public=None, size=None) -> None:
     con.execute(
         "insert into audit.file_loads (load_id, source_kind, partition_key, file_name, file_path, sha256, "
         "size_bytes, rows_loaded, status, message, loaded_at, archive_path, delivery_sha256, delivery_year, "
         "run_id, public_message) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, kind, key, path.name, str(path), sha, path.stat().st_size if path.exists() else 0, rows, status,
+        [load_id, kind, key, path.name, str(path), sha, _size(path) if size is None else size, rows, status,
          message, _now(), None if archived is None else str(archived), identity or sha, year, run_id,
          public if public is not None else LOAD_STATUSES.get(status)],
     )
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
 
 
 def _latest_status_of(con, kind: str, identity: str) -> tuple[str, str, datetime] | None:
@@ -169,12 +177,24 @@ def _database_file(con) -> Path | None:
     return Path(row[0]) if row and row[0] else None
 
 
-def _archive(con, path: Path, sha: str) -> Path | None:
-    """Archive the delivered file before anything is loaded from it (not for dry runs)."""
+_DRY_RUN_INTAKE: list[Path] = []
+
+
+def intake_root(con) -> Path:
+    """Where delivered files are taken to before they are parsed: the archive beside a warehouse file,
+    or (an in-memory warehouse: `make validate`) a private temporary folder removed at exit."""
     db = _database_file(con)
-    if db is None or not path.exists():
-        return None
-    return archive_file(path, sha, archive_root(db))
+    if db is not None:
+        return archive_root(db)
+    if not _DRY_RUN_INTAKE:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="trust-dry-run-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _DRY_RUN_INTAKE.append(folder)
+    return _DRY_RUN_INTAKE[0]
 
 
 def boundary_set_of_report_year(year: int) -> str:
@@ -183,14 +203,6 @@ def boundary_set_of_report_year(year: int) -> str:
         if int(r["first_report_year"]) <= year and (not r["last_report_year"] or year <= int(r["last_report_year"])):
             return r["boundary_set"]
     raise ValueError(f"no boundary set for report year {year}")
-
-
-def _companions(path: Path) -> list[Path]:
-    """Other files of the wave's delivery in its folder (code lists, a delivered codebook)."""
-    folder = path.parent
-    if not folder.exists():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p != path and not p.name.startswith("."))
 
 
 def survey_delivery_parts(path: Path, cb: Codebook) -> list[Path]:
@@ -203,63 +215,122 @@ def survey_delivery_parts(path: Path, cb: Codebook) -> list[Path]:
     return parts
 
 
-def delivery_identity(parts: list[Path]) -> str:
-    """One checksum over the contents of the parts, in their order (names do not matter)."""
+def identity_of(shas: list[str | None]) -> str:
+    """One checksum over the checksums of a delivery's parts, in their order (names do not matter)."""
     h = hashlib.sha256()
-    for p in parts:
-        h.update((sha256_of(p) if Path(p).exists() else "-").encode() + b"\n")
+    for sha in shas:
+        h.update((sha or "-").encode() + b"\n")
     return h.hexdigest()
+
+
+def delivery_identity(parts: list[Path]) -> str:
+    """The identity of a delivery from its files (the landing-folder sensor: no file is parsed)."""
+    return identity_of([sha256_of(p) if Path(p).is_file() and not Path(p).is_symlink() else None for p in parts])
 
 
 def _public_reason(kind: str, year, exc: IngestError) -> str:
     what = f"survey wave {year}" if kind == "survey" else f"admin extract {year or ''}".strip()
-    return f"{what}: rejected: {public_text(exc.problem)}"
+    word = "quarantined before reading" if isinstance(exc, Quarantine) else "rejected"
+    return f"{what}: {word}: {public_text(exc.problem)}"
 
 
 def _reject(con, kind: str, key: str, path: Path, exc: IngestError, archived: Path | None = None, *,
-            identity=None, year=None, run_id=None) -> None:
-    sha = sha256_of(path) if path.exists() else ""
-    _audit(con, str(uuid.uuid4()), kind, key, path, sha, None, "rejected", exc.describe(), archived,
-           identity=identity, year=year, run_id=run_id, public=_public_reason(kind, year, exc))
+            identity=None, year=None, run_id=None, sha=None, size=None) -> None:
+    status = "quarantined" if isinstance(exc, Quarantine) else "rejected"
+    _audit(con, str(uuid.uuid4()), kind, key, path, sha or "", None, status, exc.describe(), archived,
+           identity=identity, year=year, run_id=run_id, public=_public_reason(kind, year, exc), size=size)
 
 
-def _held_result(con, kind, key, path, sha, archived, held, *, identity, year, run_id) -> dict:
+def _held_message(held) -> str:
     status, reason, when = held
-    message = (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
-               f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
-    _audit(con, str(uuid.uuid4()), kind, key, path, sha, 0, "held", message, archived, identity=identity,
-           year=year, run_id=run_id)
-    return {"file": path.name, "status": "held", "rows": 0, "message": message}
+    return (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
+            f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
 
 
-def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None, retry: bool = False) -> dict:
-    """Load one wave file; returns a summary. Raises IngestError when rejected.
+def quarantine_entry(con, kind: str, key: str, entry: Path, problem: str, *, year=None, run_id=None,
+                     retry: bool = False) -> dict:
+    """A landing entry that is not a regular file of its own (a link, a second name of a file, a pipe,
+    a device): never followed or read; quarantined and recorded once (held after that, unless retried)."""
+    identity = entry_identity(entry, problem)
+    held = None if retry else _held(con, kind, identity)
+    if held:
+        return {"file": entry.name, "path": str(entry), "status": "held", "rows": 0, "message": _held_message(held)}
+    exc = not_a_file(entry, problem)
+    _reject(con, kind, key, entry, exc, identity=identity, year=year, run_id=run_id)
+    return {"file": entry.name, "path": str(entry), "status": "quarantined", "rows": 0, "message": exc.describe()}
 
-    The delivery (data file + codebook + code lists) is archived first. A delivery loaded already
-    is 'unchanged'; one rejected or quarantined before is 'held' (not read again) unless `retry`."""
+
+def quarantine_unread(con, kind: str, key: str, exc: Quarantine, *, year=None, run_id=None, retry: bool = False,
+                      identity: str | None = None, taken: Taken | None = None) -> dict:
+    """A delivery refused before it was parsed (OverLimit, NotAFile): quarantined and recorded once."""
+    path = Path(exc.file)
+    identity = identity or (taken.sha256 if taken else entry_identity(path, exc.problem))
+    held = None if retry else _held(con, kind, identity)
+    if held:
+        return {"file": path.name, "path": str(path), "status": "held", "rows": 0, "message": _held_message(held)}
+    _reject(con, kind, key, path, exc, taken.local if taken else None, identity=identity, year=year, run_id=run_id,
+            sha=taken.sha256 if taken else "", size=taken.size if taken else None)
+    return {"file": path.name, "path": str(path), "status": "quarantined", "rows": 0, "message": exc.describe()}
+
+
+def _take(path: Path, into: Path, shown: Path) -> Taken:
+    """`take`, its errors naming the file as delivered."""
+    try:
+        return take(path, into)
+    except IngestError as exc:
+        raise exc.relocated({str(path): str(shown)}) from None
+
+
+def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None, retry: bool = False,
+                     shown_as: Path | None = None) -> dict:
+    """Load one wave file; returns a summary. Raises IngestError when it is rejected; a delivery
+    refused before reading (over a resource limit, not a regular file) is quarantined and returned.
+
+    The delivery (data file + codebook + the code lists its pattern matches) is taken in first: each
+    file read once into the archive, and the archived copies are what is parsed (ingest/intake.py).
+    A delivery loaded already is 'unchanged'; one rejected or quarantined before is 'held' (not read
+    again) unless `retry`; neither is recorded again. `shown_as`: the file as delivered (`make load`
+    stages a copy), which messages and the audit name."""
     path = Path(path)
+    delivered = Path(shown_as) if shown_as is not None else path
     key = str(cb.wave)
-    sha = sha256_of(path) if path.exists() else ""
-    parts = survey_delivery_parts(path, cb)
-    identity = delivery_identity(parts)
-    archived = _archive(con, path, sha)
-    for companion in sorted({*_companions(path), *parts[1:]}):  # code lists, the codebook used
-        _archive(con, companion, sha256_of(companion))
-    ids = {"identity": identity, "year": cb.wave, "run_id": run_id}
+    into = intake_root(con)
+    ids = {"year": cb.wave, "run_id": run_id}
+    pattern = cb.delivery.get("code_list_file")
+    try:
+        data = _take(path, into, delivered)
+        parts = [Path(cb.path)] + (matching_files(path.parent, pattern) if pattern else [])
+        taken = [data] + [_take(p, into, p) for p in parts]
+    except Quarantine as exc:
+        return {"wave": cb.wave, **quarantine_unread(con, "survey", key, exc, retry=retry, **ids)}
+    except IngestError as exc:
+        _reject(con, "survey", key, delivered, exc, **ids)
+        raise
+    identity = identity_of([t.sha256 for t in taken])
     held = None if retry else _held(con, "survey", identity)
     if held:
-        return {"wave": cb.wave, **_held_result(con, "survey", key, path, sha, archived, held, **ids)}
+        return {"wave": cb.wave, "file": delivered.name, "status": "held", "rows": 0, "message": _held_message(held)}
+    copies = [(str(t.delivered), str(t.local), t.sha256) for t in taken]  # what was read, its archived copy
     if _current_identity(con, "survey", key) == identity:
-        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged", archived=archived, **ids)
-        return {"wave": cb.wave, "file": path.name, "status": "unchanged", "rows": 0}
+        return {"wave": cb.wave, "file": delivered.name, "status": "unchanged", "rows": 0, "taken": copies}
+    ids["identity"] = identity
+    names = {str(t.local): str(t.delivered) for t in taken[1:]} | {str(data.local): str(delivered)}
     try:
-        if not path.exists() or path.stat().st_size == 0:
-            raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
-        delivery = read_survey_file(path, cb)  # municipality codes checked there (aliases applied)
+        if data.size == 0:
+            raise IngestError(delivered, "the file is empty")
+        cb_read = load_codebook(taken[1].local, shown_as=cb.path)
+        delivery = read_survey_file(data.local, cb_read, code_lists=[t.local for t in taken[2:]],
+                                    clock=(data.delivered, data.sha256))
+    except Quarantine as exc:
+        exc.relocated(names)
+        return {"wave": cb.wave, **quarantine_unread(con, "survey", key, exc, retry=retry, taken=data,
+                                                      identity=identity, run_id=run_id, year=cb.wave)}
     except IngestError as exc:
-        _reject(con, "survey", key, path, exc, archived, **ids)
+        exc.relocated(names)
+        _reject(con, "survey", key, delivered, exc, data.local, sha=data.sha256, size=data.size, **ids)
         raise
     checkpoint("survey:parsed")
+    cb = cb_read
     load_id = str(uuid.uuid4())
     cells = delivery.cells.assign(wave=cb.wave, load_id=load_id)
     variables = delivery.variables.assign(wave=cb.wave, load_id=load_id)
@@ -269,7 +340,7 @@ def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None
     cb_vals = pd.DataFrame(cb.value_rows(), columns=["wave", "source_variable", "source_code",
                                                      "harmonised_value", "missing_reason"])
     wave_row = pd.DataFrame([{
-        "wave": cb.wave, "load_id": load_id, "source_file": path.name, "sha256": sha, "scope": cb.scope,
+        "wave": cb.wave, "load_id": load_id, "source_file": delivered.name, "sha256": data.sha256, "scope": cb.scope,
         "delivery_format": cb.delivery_format, "boundary_set": cb.boundary_set, "age_min": cb.age_range[0],
         "age_max": cb.age_range[1], "n_respondents": delivery.n_respondents, "has_weight": cb.weight is not None,
         "title_lv": cb.title_lv, "title_en": cb.title_en, "codebook_file": cb.path.name,
@@ -285,15 +356,17 @@ def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None
             cols = [r[0] for r in con.execute(f"describe raw.{table}").fetchall()]
             con.execute(f"insert into raw.{table} ({', '.join(cols)}) select {', '.join(cols)} from _frame")
             con.unregister("_frame")
-        _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded", archived=archived, **ids)
-        audit_notes.record(con, load_id, "survey", key, path.name, delivery.aliases_applied, delivery.ignored_columns)
+        _audit(con, load_id, "survey", key, delivered, data.sha256, len(cells), "loaded", archived=data.local,
+               size=data.size, **ids)
+        audit_notes.record(con, load_id, "survey", key, delivered.name, delivery.aliases_applied,
+                           delivery.ignored_columns)
         checkpoint("survey:in-transaction")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return {"wave": cb.wave, "file": path.name, "status": "loaded", "rows": len(cells),
-            "respondents": delivery.n_respondents, "notes": delivery.notes()}
+    return {"wave": cb.wave, "file": delivered.name, "status": "loaded", "rows": len(cells),
+            "respondents": delivery.n_respondents, "notes": delivery.notes(), "taken": copies}
 
 
 class _AuditState:
@@ -307,7 +380,7 @@ class _AuditState:
                where source_kind = ? and status in ('loaded', 'unchanged', 'rejected', 'quarantined', 'not_promoted')
                order by loaded_at desc""",
             [kind]).fetchall()
-        holds: dict[str, str] = {}  # partition -> the identity it holds now (its latest load or confirmation)
+        holds: dict[str, str] = {}  # partition -> the identity it holds now (its latest load)
         latest: dict[str, tuple] = {}  # identity -> its latest outcome
         for identity, key, status, message, when in rows:
             if status in ("loaded", "unchanged"):
@@ -319,69 +392,125 @@ class _AuditState:
 
 def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None,
                        expected_year: int | None = None, *, run_id: str | None = None,
-                       retry: bool = False) -> dict:
+                       retry: bool = False, shown_as: Path | None = None) -> dict:
     """Load one municipality-year workbook (load_admin_extracts with one file); raises IngestError
-    when it is rejected."""
-    results, rejected = load_admin_extracts(con, [(Path(path), expected_year, retry)], layout=layout, seen=seen,
-                                            run_id=run_id)
+    when it is rejected (a quarantined one is returned)."""
+    results, rejected = load_admin_extracts(con, [AdminItem(Path(path), expected_year, retry, shown_as=shown_as)],
+                                            layout=layout, seen=seen, run_id=run_id)
     if rejected:
         raise rejected[0]
     return results[0]
 
 
-def load_admin_extracts(con, items: list[tuple[Path, int | None, bool]], *, layout: dict | None = None,
+@dataclass
+class AdminItem:
+    """One workbook to load: where it is, the year of the folder it was delivered in, whether a held
+    delivery is retried, whether a staged workbook may replace it (a landing workbook), and the name
+    it was delivered under (`make load` stages a copy)."""
+
+    path: Path
+    expected_year: int | None = None
+    retry: bool = False
+    replaceable: bool = False
+    shown_as: Path | None = None
+
+    @property
+    def delivered(self) -> Path:
+        return Path(self.shown_as) if self.shown_as is not None else Path(self.path)
+
+
+def load_admin_extracts(con, items: list, *, layout: dict | None = None,
                         seen: dict[str, str] | None = None, run_id: str | None = None,
                         progress=None) -> tuple[list[dict], list[IngestError]]:
-    """Load municipality-year workbooks, [(path, expected year, retry)], in one transaction: every
-    file is archived, read and checked on its own, rejected ones are recorded and returned (not
-    raised), the others loaded together. An unchanged file (same checksum as the current load of its
-    municipality-year) is not parsed again; one rejected or quarantined before is 'held' unless
-    retried. `seen` (municipality/year -> file) makes a second extract for the same municipality
-    and year an error; the expected year (the landing folder's) makes a misfiled extract an error."""
+    """Load municipality-year workbooks (AdminItem, or (path, expected year, retry)) in one transaction:
+    every file is taken in (read once into the archive; the copy is parsed), read and checked on its
+    own; rejected ones are recorded and returned (not raised), quarantined ones (over a resource
+    limit, not a regular file) recorded and passed over, the others loaded together. An unchanged
+    file (same checksum as the current load of its municipality-year) is not parsed again; one
+    rejected or quarantined before is 'held' unless retried. A `replaceable` workbook whose
+    municipality-year a workbook earlier in `items` loads is left out ('replaced'). `seen`
+    (municipality/year -> file) makes a second extract for the same municipality and year an error;
+    the expected year (the landing folder's) makes a misfiled extract an error."""
     seen = {} if seen is None else seen
     layout = layout or load_layout()
     state = _AuditState(con, "admin")
+    into = intake_root(con)
     results, rejected, frames, audits, notes = [], [], [], [], []
+    loaded_keys: set[str] = set()
 
-    def audit(load_id, key, path, sha, rows, status, message=None, archived=None, *, year, public=None):
-        audits.append([load_id, "admin", key, path.name, str(path), sha, path.stat().st_size if path.exists() else 0,
-                       rows, status, message, _now(), None if archived is None else str(archived), sha, year, run_id,
-                       public if public is not None else LOAD_STATUSES.get(status)])
+    def audit(load_id, key, path, sha, rows, status, message=None, archived=None, *, year, public=None,
+              identity=None, size=None):
+        audits.append([load_id, "admin", key, path.name, str(path), sha, _size(path) if size is None else size,
+                       rows, status, message, _now(), None if archived is None else str(archived), identity or sha,
+                       year, run_id, public if public is not None else LOAD_STATUSES.get(status)])
 
-    for i, (path, expected_year, retry) in enumerate(items, 1):
-        path = Path(path)
-        sha = sha256_of(path) if path.exists() else ""
-        archived = _archive(con, path, sha)
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, AdminItem):
+            item = AdminItem(Path(item[0]), item[1], item[2])
+        path, expected_year, retry, shown = Path(item.path), item.expected_year, item.retry, item.delivered
+        try:
+            taken = _take(path, into, shown)
+        except Quarantine as exc:
+            identity = entry_identity(shown, exc.problem)
+            held = None if retry else state.held.get(identity)
+            if held:
+                results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "held",
+                                "rows": 0, "message": _held_message(held)})
+            else:
+                audit(str(uuid.uuid4()), shown.name, shown, "", None, "quarantined", exc.describe(),
+                      year=expected_year, public=_public_reason("admin", expected_year, exc), identity=identity)
+                results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "quarantined",
+                                "rows": 0, "message": exc.describe()})
+            continue
+        except IngestError as exc:
+            audit(str(uuid.uuid4()), shown.name, shown, "", None, "rejected", exc.describe(),
+                  year=expected_year, public=_public_reason("admin", expected_year, exc))
+            rejected.append(exc)
+            continue
+        sha = taken.sha256
         held = None if retry else state.held.get(sha)
         current = state.partition_of.get(sha)
         if current and expected_year is not None and not current.endswith(f"/{expected_year}"):
             current = None  # the same workbook as another year's, filed here: read it (and say it is misfiled)
-        if held:
-            status, reason, when = held
-            message = (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
-                       f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
-            audit(str(uuid.uuid4()), path.name, path, sha, 0, "held", message, archived, year=expected_year)
-            results.append({"key": path.name, "file": path.name, "status": "held", "rows": 0, "message": message})
-        elif current and seen.get(current, path.name) == path.name:
-            seen[current] = path.name
-            audit(str(uuid.uuid4()), current, path, sha, 0, "unchanged", archived=archived, year=expected_year)
-            results.append({"key": current, "file": path.name, "status": "unchanged", "rows": 0})
+        if item.replaceable and current and current in loaded_keys:
+            results.append({"key": current, "file": shown.name, "path": str(shown), "status": "replaced", "rows": 0})
+        elif held:
+            results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "held", "rows": 0,
+                            "message": _held_message(held)})
+        elif current and seen.get(current, shown.name) == shown.name:
+            seen[current] = shown.name
+            results.append({"key": current, "file": shown.name, "path": str(shown), "status": "unchanged", "rows": 0,
+                            "taken": [(str(taken.delivered), str(taken.local), sha)]})
+            loaded_keys.add(current)
         else:
             try:
-                extract, key, aliases = _read_extract(path, layout, expected_year, seen)
+                if taken.size == 0:
+                    raise IngestError(shown, "the file is empty")
+                extract, key, aliases = _read_extract(taken.local, layout, expected_year, seen, shown,
+                                                      clock=(taken.delivered, sha))
+            except Quarantine as exc:
+                exc.relocated({str(taken.local): str(shown)})
+                audit(str(uuid.uuid4()), shown.name, shown, sha, None, "quarantined", exc.describe(), taken.local,
+                      year=expected_year, public=_public_reason("admin", expected_year, exc), size=taken.size)
+                results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "quarantined",
+                                "rows": 0, "message": exc.describe()})
             except IngestError as exc:
-                audit(str(uuid.uuid4()), path.name, path, sha, None, "rejected", exc.describe(), archived,
-                      year=expected_year, public=_public_reason("admin", expected_year, exc))
+                exc.relocated({str(taken.local): str(shown)})
+                audit(str(uuid.uuid4()), shown.name, shown, sha, None, "rejected", exc.describe(), taken.local,
+                      year=expected_year, public=_public_reason("admin", expected_year, exc), size=taken.size)
                 rejected.append(exc)
             else:
-                seen[key] = path.name
+                seen[key] = shown.name
+                loaded_keys.add(key)
                 load_id = str(uuid.uuid4())
                 frames.append(extract.rows.assign(
-                    load_id=load_id, source_file=path.name, municipality_code=extract.municipality_code,
+                    load_id=load_id, source_file=shown.name, municipality_code=extract.municipality_code,
                     municipality_name=extract.municipality_name, year=extract.year))
-                audit(load_id, key, path, sha, len(extract.rows), "loaded", archived=archived, year=extract.year)
-                notes.append((load_id, key, path.name, aliases))
-                results.append({"key": key, "file": path.name, "status": "loaded", "rows": len(extract.rows),
+                audit(load_id, key, shown, sha, len(extract.rows), "loaded", archived=taken.local, year=extract.year,
+                      size=taken.size)
+                notes.append((load_id, key, shown.name, aliases))
+                results.append({"key": key, "file": shown.name, "path": str(shown), "status": "loaded",
+                                "rows": len(extract.rows), "taken": [(str(taken.delivered), str(taken.local), sha)],
                                 "notes": extract.notes + [
                                     f"municipality code {a['delivered_code']} read as {a['applied_code']} (alias "
                                     f"valid {a['valid_from'] or '…'} to {a['valid_to'] or 'open'})" for a in aliases]})
@@ -413,11 +542,14 @@ def load_admin_extracts(con, items: list[tuple[Path, int | None, bool]], *, layo
     return results, rejected
 
 
-def _read_extract(path: Path, layout: dict, expected_year: int | None, seen: dict[str, str]):
-    """Read and check one workbook: (extract, municipality/year key, aliases applied)."""
+def _read_extract(path: Path, layout: dict, expected_year: int | None, seen: dict[str, str],
+                  shown: Path | None = None, clock: tuple[Path | None, str | None] = (None, None)):
+    """Read and check one workbook (`path`: the copy to parse, `shown`: the file as delivered, whose
+    name is cross-checked and named): (extract, municipality/year key, aliases applied)."""
+    shown = Path(shown) if shown is not None else Path(path)
     if not path.exists() or path.stat().st_size == 0:
         raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
-    extract: AdminExtract = read_admin_table(path, layout)
+    extract: AdminExtract = read_admin_table(path, layout, clock)
     if expected_year is not None and extract.year != expected_year:
         raise IngestError(path, f"the extract reports year {extract.year} but was delivered under "
                           f"admin/{expected_year}/; file it under its own year", sheet=extract.sheets[0],
@@ -434,8 +566,8 @@ def _read_extract(path: Path, layout: dict, expected_year: int | None, seen: dic
                for a in resolved.applied]
     extract.municipality_code = resolved.mapping[extract.municipality_code]
     key = f"{extract.municipality_code}/{extract.year}"
-    if seen.get(key, path.name) != path.name:
-        raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
+    if seen.get(key, shown.name) != shown.name:
+        raise IngestError(path, f"a second extract for municipality/year {key} (the first is {printable(seen[key])}); "
                           "deliver one extract per municipality and year", value=key)
     return extract, key, aliases
 
@@ -464,31 +596,69 @@ def _current_partition_of(con, kind: str, identity: str) -> str | None:
     return row[0] if row else None
 
 
+@dataclass
+class WaveFolder:
+    """A wave folder ``survey/<wave>/`` as a delivery: its data file and codebook, or the problem that
+    keeps it from being read, and its entries that are not regular files (refused by name)."""
+
+    wave: int
+    folder: Path
+    data_file: Path | None = None
+    codebook: Codebook | None = None
+    problem: IngestError | None = None
+    unsafe: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def wave_folders(survey_landing: Path, years: set[int] | None = None) -> list[WaveFolder]:
+    """Every wave folder of `survey_landing` (of `years`), read as far as it can be: the file its
+    codebook's data_file pattern matches, or the problem (no codebook, none or several matching
+    files, a codebook for another wave, a codebook over the limits); nothing is followed through a
+    link, and no data file is read."""
+    from ingest.codebook import codebook_for_delivery
+    from ingest.landing import year_entries
+
+    out = []
+    for year, d, problem in year_entries(survey_landing):
+        if years is not None and year not in years:
+            continue
+        if problem:
+            out.append(WaveFolder(year, d, unsafe=[(d, problem)]))
+            continue
+        wf = WaveFolder(year, d, unsafe=unsafe_entries(d))
+        try:
+            cb = codebook_for_delivery(d)
+            if cb.wave != year:
+                raise IngestError(cb.path, f"codebook is for wave {cb.wave} but serves the folder survey/{d.name}/",
+                                  column="wave", value=cb.wave)
+            files = [f for f in matching_files(d, cb.delivery["data_file"]) if f.suffix.lower() not in {".yml", ".yaml"}]
+            if len(files) != 1:
+                raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
+                                  f"(codebook {cb.path.name}), found {len(files)}", value=[f.name for f in files])
+            wf.codebook, wf.data_file = cb, files[0]
+        except IngestError as exc:
+            wf.problem = exc
+        out.append(wf)
+    return out
+
+
 def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tuple[int, Path]]:
     """Delivered wave files: ``survey/<wave>/<file>``, the file found by the data_file pattern
     of the wave's codebook. A wave folder without a codebook, or with no or several matching
     files, is an error naming the folder."""
-    from ingest.codebook import codebook_for_delivery
-    from ingest.file_patterns import matching_files
-
     found = []
-    for d in sorted(p for p in survey_landing.glob("*") if p.is_dir() and p.name.isdigit()):
-        if years is not None and int(d.name) not in years:
-            continue
-        cb = codebook_for_delivery(d)
-        if cb.wave != int(d.name):
-            raise IngestError(cb.path, f"codebook is for wave {cb.wave} but serves the folder survey/{d.name}/",
-                              column="wave", value=cb.wave)
-        files = [f for f in matching_files(d, cb.delivery["data_file"]) if f.suffix.lower() not in {".yml", ".yaml"}]
-        if len(files) != 1:
-            raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
-                              f"(codebook {cb.path.name}), found {len(files)}", value=[f.name for f in files])
-        found.append((int(d.name), files[0]))
+    for wf in wave_folders(survey_landing, years):
+        if wf.problem is not None:
+            raise wf.problem
+        if wf.data_file is not None:
+            found.append((wf.wave, wf.data_file))
     return found
 
 
 def admin_files(admin_landing: Path, years: set[int] | None = None) -> list[Path]:
     """Workbooks under admin/<year>/, whatever their name (``*.xlsx``, any letter case); hidden files
-    and the lock files Excel leaves beside an open workbook (``~$name.xlsx``) are not deliveries."""
-    return sorted(p for d in sorted(admin_landing.glob("*")) if d.is_dir() and d.name.isdigit()
-                  and (years is None or int(d.name) in years) for p in matching_files(d, "*.xlsx"))
+    and the lock files Excel leaves beside an open workbook (``~$name.xlsx``) are not deliveries, nor
+    is anything that is not a regular file of its own (refused by name, ingest/intake.py)."""
+    from ingest.landing import year_entries
+
+    return sorted(p for year, d, problem in year_entries(admin_landing)
+                  if problem is None and (years is None or year in years) for p in matching_files(d, "*.xlsx"))
