@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from ingest.faults import checkpoint, trace
 from orchestration.partitions import WRITER_POOL
 from orchestration.resources import ensure_dbt_manifest
 from orchestration.writer import WarehouseWriter
@@ -82,7 +83,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
         con.execute("checkpoint")
     finally:
         con.close()
+    checkpoint("publish:before-replace")
     os.replace(tmp, published_path)
+    trace("publish:replaced")
     return counts
 
 
