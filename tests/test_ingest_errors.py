@@ -7,6 +7,7 @@ from openpyxl import load_workbook
 
 from ingest.codebook import codebook_for_wave, load_codebook
 from ingest.errors import IngestError
+from ingest.sample.quality import World
 from ingest.sample.admin_extracts import SEED_ROWS, current_municipalities, write_workbook
 from ingest.sample.survey_waves import generate_2017, write_sav_2017
 from ingest.warehouse import load_admin_extract, load_survey_wave
@@ -122,7 +123,7 @@ def csv_2024(tmp_path):
     from ingest.sample.survey_generic import WAVES, generate_wave
 
     spec = next(s for s in WAVES if s.wave == 2024)
-    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3))
+    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3), World())
     return tmp_path / "survey" / "2024" / spec.file_name
 
 
