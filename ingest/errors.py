@@ -108,6 +108,7 @@ class IngestError(Exception):
         respondent: object = None,
         row_word: str = "row",
         column_word: str = "column",
+        note: str | None = None,
     ):
         self.file = str(file)
         self.problem = problem
@@ -119,6 +120,7 @@ class IngestError(Exception):
         self.respondent = plain(respondent)
         self.row_word = row_word
         self.column_word = column_word
+        self.note = note  # what the engineer can do about it, said after the value
         super().__init__(self.describe())
 
     def _where(self, public: bool) -> list[str]:
@@ -150,6 +152,8 @@ class IngestError(Exception):
         text = ", ".join(self._where(public=False)) + f": {self.problem}"
         if self.value_given:
             text += f" (value: {shown(self.value)})"
+        if self.note:
+            text += f". {self.note}"
         return text
 
     def describe_public(self) -> str:
@@ -173,3 +177,11 @@ class OverLimit(Quarantine):
 
 class NotAFile(Quarantine):
     kind = "not a regular file"
+
+
+class Incomplete(Quarantine):
+    """A wave whose delivery does not cover its fieldwork plan (a region without respondents: a part not
+    delivered yet). Read and checked, but held: quarantined, not loaded, so that nothing is published for
+    it as national; the complete delivery (its missing part) is loaded when it comes."""
+
+    kind = "incomplete"

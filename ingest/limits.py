@@ -277,3 +277,27 @@ def check_spss(path, n_variables: int | None, n_cases: int | None) -> None:
 
 __all__ = ["limits", "limit", "check_file_size", "check_workbook", "check_csv", "check_spss", "SheetRange",
            "CsvShape", "column_letters", "column_number"]
+
+
+def is_xls(path) -> bool:
+    """An Excel 97-2003 workbook (.xls, an OLE2 compound file), whatever its name says."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    except OSError:
+        return False
+
+
+def check_xls_sheet(path, name: str, height: int, width: int, *, rows: tuple[int | None, str] = (None, ""),
+                    columns: tuple[int | None, str] = (None, "")) -> None:
+    """A sheet of an .xls workbook against the limits, from its used range (the BIFF format itself caps a
+    sheet at 65 536 rows and 256 columns), before its cells are converted."""
+    col_bound, col_key = columns if columns[0] is not None else (limit("workbook", "max_columns"), "workbook.max_columns")
+    if width > col_bound:
+        section, key = col_key.split(".")
+        raise _over(path, f"the columns of sheet {printable(name)!r}", width, section, key, col_bound)
+    if rows[0] is not None and height > rows[0]:
+        section, key = rows[1].split(".")
+        raise _over(path, f"the rows of sheet {printable(name)!r}", height, section, key, rows[0])
+    if height * width > limit("workbook", "max_cells"):
+        raise _over(path, f"the cells of sheet {printable(name)!r}", height * width, "workbook", "max_cells")

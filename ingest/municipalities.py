@@ -41,6 +41,24 @@ def _units(boundary_set: str) -> dict[str, str]:
     return {r[spec["code"]]: r[spec["name"]] for r in read_seed(spec["seed"])}
 
 
+@functools.lru_cache(maxsize=None)
+def regions(boundary_set: str) -> dict[str, str]:
+    """ATVK code -> statistical region (2009-2023 regions) of every unit of a boundary set
+    (ingest/config/boundary_units.yml says where the region comes from)."""
+    spec = _unit_lists()[boundary_set]
+    rows = read_seed(spec["seed"])
+    if "region" in spec:
+        return {r[spec["code"]]: r[spec["region"]] for r in rows}
+    via = spec["region_from"]
+    earlier = regions(via["boundary_set"])
+    out: dict[str, str] = {}
+    for r in rows:
+        region = earlier.get(r[via["column"]])
+        if region is not None:
+            out.setdefault(r[spec["code"]], region)
+    return out
+
+
 def known_municipality_codes(boundary_set: str) -> set[str]:
     """ATVK codes of the units of a boundary set."""
     return set(_units(boundary_set))

@@ -99,8 +99,8 @@ def plan_landing_runs(landing_dir: Path, warehouse_path: Path, codebooks: Path, 
             messages.append(f"survey/{year}/ has files but no codebook wave_{year}.yml yet: waiting for it")
             continue
         try:
-            [(_, data_file)] = survey_files(survey_root, {year})
-            identity = delivery_identity(survey_delivery_parts(data_file, codebook_for_delivery(d)))
+            data_files = [f for _, f in survey_files(survey_root, {year})]
+            identity = delivery_identity(survey_delivery_parts(data_files, codebook_for_delivery(d)))
         except (IngestError, UnsafePattern, ValueError) as exc:
             messages.append(f"survey/{year}/ cannot be read as a delivery yet ({printable(str(exc))}): the run will "
                             "say why")

@@ -107,6 +107,7 @@ def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
     from ingest.codebook import codebook_for_delivery
     from ingest.errors import IngestError, printable
     from ingest.file_patterns import UnsafePattern, matching_files
+    from ingest.intake import entry_problem
 
     src = _given("FILE", args.file)
     codebook = _given("CODEBOOK", args.codebook) if args.codebook else None
@@ -135,14 +136,23 @@ def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
         notes.append(f"codebook: the one delivered before ({delivered_cb.name} in the landing folder)")
     try:
         cb = codebook_for_delivery(folder)
+        cb_name = printable(Path(delivered_as.get(str(cb.path), cb.path)).name)  # as given, not the staged copy
         if cb.wave != args.wave:
-            raise DeliveryError(f"the codebook {printable(cb.path.name)} is for wave {cb.wave}, not {args.wave}")
+            raise DeliveryError(f"the codebook {cb_name} is for wave {cb.wave}, not {args.wave}")
         if not matching_files(src.parent, cb.delivery["data_file"]) or src not in matching_files(
                 src.parent, cb.delivery["data_file"]):
             raise DeliveryError(f"{printable(src.name)} does not match the codebook's data file pattern "
-                                f"{cb.delivery['data_file']!r} ({printable(cb.path.name)}): rename it, or correct "
+                                f"{cb.delivery['data_file']!r} ({cb_name}): rename it, or correct "
                                 "delivery.data_file")
         copy("FILE", src, folder / src.name)
+        if cb.delivery.get("parts"):  # a wave in several files: the other parts in landing stay parts of it
+            others = [p for p in matching_files(landing, cb.delivery["data_file"]) if p.name != src.name
+                      and p.suffix.lower() not in (".yml", ".yaml") and entry_problem(p) is None]
+            for p in others:
+                copy("FILE", p, folder / p.name)
+            if others:
+                notes.append("with the wave's other parts in the landing folder: "
+                             + ", ".join(printable(p.name) for p in others))
         pattern = cb.delivery.get("code_list_file")
         if pattern:
             lists = given or [p for p in matching_files(src.parent, pattern) if p != src] or matching_files(landing, pattern)
@@ -150,6 +160,8 @@ def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
                 copy("WITH", p, folder / p.name)
             notes.append("code list: " + (", ".join(printable(p.name) for p in lists) or f"none matching {pattern!r}"))
     except (IngestError, UnsafePattern) as exc:
+        if isinstance(exc, IngestError):
+            exc.relocated(delivered_as)  # the codebook as given (CODEBOOK=...), never its staged copy
         raise DeliveryError(exc.describe() if isinstance(exc, IngestError) else str(exc)) from None
     return {"staged_survey": {str(args.wave): str(folder)}, "delivered_as": delivered_as}, notes
 
@@ -173,10 +185,14 @@ def _validate(args) -> int:
         con = connect(Path(":memory:"))
         try:
             if args.wave is not None:
+                from ingest.warehouse import wave_folders
+
                 folder = Path(config["staged_survey"][str(args.wave)])
-                cb = codebook_for_delivery(folder)
-                [data] = [p for p in folder.iterdir() if p.name == Path(args.file).name]
-                result = load_survey_wave(con, data, cb, shown_as=config["delivered_as"].get(str(data)))
+                [wf] = wave_folders(folder.parent, {args.wave})
+                if wf.problem is not None:
+                    raise wf.problem.relocated(config["delivered_as"])
+                _print_labels(wf, config["delivered_as"])
+                result = load_survey_wave(con, wf.data_files, wf.codebook, delivered_as=config["delivered_as"])
                 if result["status"] == "loaded":
                     print(f"  read: {result.get('respondents')} respondents, {result['rows']} cells")
             else:
@@ -200,6 +216,28 @@ def _validate(args) -> int:
     print(f"{name}: its structure is sound; loading it runs the plausibility gates, and a "
           "failing gate quarantines it while the warehouse keeps its last good state (dry run: nothing was written)")
     return 0
+
+
+def _print_labels(wf, delivered_as: dict[str, str]) -> None:
+    """Every distinct text label per column of the codebook, with its count: what a codebook's `labels`
+    are written from (README "Codebooks")."""
+    from ingest.errors import IngestError, printable
+    from ingest.readers.survey_file import label_inventory
+
+    for path in wf.data_files:
+        try:
+            found = label_inventory(path, wf.codebook)
+        except (IngestError, OSError, ValueError):
+            continue  # the load below says what is wrong with the file
+        if not found:
+            continue
+        name = printable(Path(delivered_as.get(str(path), path)).name)
+        roles = {v.variable: (f"items.{v.item_code}" if v.role == "item" else f"attributes.{v.role}")
+                 for v in wf.codebook.variables}
+        print(f"  labels in {name} (distinct text values per column, with their rows):")
+        for column, labels in found.items():
+            print(f"    column {printable(column)!r} ({roles.get(column, '')}): "
+                  + ", ".join(f"{printable(label)!r} {n}" for label, n in labels))
 
 
 def _load(args) -> int:
@@ -226,7 +264,8 @@ def _load(args) -> int:
         t0 = time.monotonic()
         summary = run_build(year=year, ingest_config=config)
         code = _print_summary(summary, t0)
-        mine = [r for r in summary.refused if r["file_path"] in config["delivered_as"].values()]
+        given = set(config["delivered_as"].values())
+        mine = [r for r in summary.refused if given & set((r["file_path"] or "").split("; "))]
         if mine and code == 0:
             print(f"{printable(Path(args.file).name)} was not loaded: {mine[0]['status']} (see above); the landing "
                   "folder is unchanged for it")

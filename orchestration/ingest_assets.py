@@ -25,7 +25,7 @@ from ingest.errors import IngestError, NotAFile, Quarantine, printable
 from ingest.file_patterns import matching_files
 from ingest.intake import unsafe_entries
 from ingest.pseudonym import SAMPLE_SALT_WARNING, check_deliveries_allowed, uses_sample_salt
-from ingest.warehouse import AdminItem, load_survey_wave, quarantine_entry, quarantine_unread, wave_folders
+from ingest.warehouse import AdminItem, admin_workbooks_in, load_survey_wave, quarantine_entry, quarantine_unread, wave_folders
 from ingest.warehouse import load_admin_extracts as load_workbooks
 from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL
 from orchestration.writer import WarehouseWriter
@@ -108,7 +108,10 @@ def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, c
     staged = {int(w): Path(f) for w, f in config.staged_survey.items() if int(w) in years}
     folders = wave_folders(paths.survey_landing, years - set(staged))
     for wave, folder in staged.items():
-        folders += wave_folders(folder.parent, {wave})
+        for wf in wave_folders(folder.parent, {wave}):
+            if wf.problem is not None and not isinstance(wf.problem, Quarantine):
+                wf.problem.relocated(config.delivered_as)  # messages name the files as given, never staged copies
+            folders.append(wf)
     results, items, unreadable = [], [], []
     with writer.connection() as con:
         for wf in folders:
@@ -117,7 +120,7 @@ def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, c
             if wf.problem is None:
                 items.append(wf)
             elif isinstance(wf.problem, Quarantine):  # the codebook itself is over a limit or not a file
-                results.append(_quarantine_codebook(con, session, wf, retry))
+                results.append(_quarantine_codebook(con, session, wf, retry, config.delivered_as))
             elif not (wf.unsafe and wf.data_file is None and "found 0" in wf.problem.problem):
                 unreadable.append(wf.problem)  # (a folder whose only data file is a refused entry is not this)
     _log_refusals(context, results)
@@ -125,12 +128,12 @@ def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, c
         session.failure = "a wave folder cannot be read"
         raise Failure(description="\n".join(exc.describe() for exc in unreadable))
     context.log.info(f"survey waves of years {sorted(years)}: {[wf.wave for wf in sorted(items, key=lambda w: w.wave)] or 'none delivered'}")
-    _refuse_non_sample_with_sample_salt(context, writer, [wf.data_file for wf in items])
+    _refuse_non_sample_with_sample_salt(context, writer, [f for wf in items for f in wf.data_files])
     loaded, counts = _load_all(
         context, writer, sorted(items, key=lambda w: w.wave),
-        lambda con, wf: load_survey_wave(con, wf.data_file, wf.codebook, run_id=session.run_id,
+        lambda con, wf: load_survey_wave(con, wf.data_files, wf.codebook, run_id=session.run_id,
                                          retry=config.retry_held or wf.wave in staged,
-                                         shown_as=config.delivered_as.get(str(wf.data_file))),
+                                         delivered_as=config.delivered_as),
         list(SURVEY_TABLES), "survey wave files",
     )
     for wave, folder in staged.items():
@@ -141,7 +144,7 @@ def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, c
         yield MaterializeResult(asset_key=["raw", table], metadata={"rows": counts[table], "files": _table(results + loaded)})
 
 
-def _quarantine_codebook(con, session, wf, retry: bool) -> dict:
+def _quarantine_codebook(con, session, wf, retry: bool, delivered_as: dict[str, str] | None = None) -> dict:
     """A wave whose codebook is refused before it is read (over the codebook limits, or a link):
     quarantined under the codebook's checksum (read with a bound), held after that."""
     from ingest.intake import take
@@ -154,6 +157,7 @@ def _quarantine_codebook(con, session, wf, retry: bool) -> dict:
         except IngestError:
             taken = None
     identity = identity_of([None, taken.sha256]) if taken else None
+    exc.relocated(delivered_as or {})
     return quarantine_unread(con, "survey", str(wf.wave), exc, year=wf.wave, run_id=session.run_id, retry=retry,
                              identity=identity, taken=taken)
 
@@ -238,7 +242,7 @@ def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter,
             screened.append((year, folder.name, [(folder, problem)]))
             continue
         screened.append((year, folder.name, unsafe_entries(folder)))
-        landing += matching_files(folder, "*.xlsx")
+        landing += admin_workbooks_in(folder)
     context.log.info(f"admin extracts of years {sorted(years)}: {len(landing)} workbooks"
                      + (f" + {len(staged)} delivered now" if staged else ""))
 
@@ -257,6 +261,8 @@ def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter,
         done = [r for r in results if r.get("taken") and r["taken"][0][0] == str(path)
                 and r["status"] in ("loaded", "unchanged")]
         if done:
+            if any(r["status"] == "same_delivery" and r["key"] == done[0]["key"] for r in results):
+                continue  # the landing folder holds this very workbook already: nothing to change there
             replaced = [Path(r["path"]) for r in results if r["status"] == "replaced"
                         and r["key"] == done[0]["key"]]
             _landing_changes(session, done[0]["taken"], path.parent, paths.admin_landing / path.parent.name, replaced)
@@ -265,8 +271,12 @@ def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter,
         raise Failure(description=f"{len(rejected)} of {len(items)} admin extracts rejected; nothing of them was loaded, "
                                   "and the live warehouse is unchanged:\n" + "\n".join(f"- {e.describe()}" for e in rejected),
                       metadata={"rejected": len(rejected), "files": len(items)})
+    for r in results:
+        if r["status"] == "same_delivery":
+            context.log.info(f"{printable(r['file'])} in the landing folder is the workbook given to make load: one "
+                             f"delivery for {r['key']}, read once")
     statuses = {s: sum(1 for r in results if r["status"] == s)
-                for s in ("loaded", "unchanged", "held", "quarantined", "replaced")}
+                for s in ("loaded", "unchanged", "held", "quarantined", "replaced", "same_delivery")}
     statuses["quarantined"] += sum(1 for r in refused if r["status"] == "quarantined")
     yield MaterializeResult(asset_key=["raw", "admin_table_rows"],
                             metadata={"rows": rows, "files": len(results), **statuses})

@@ -38,11 +38,12 @@ import pandas as pd
 import yaml
 
 from ingest.errors import IngestError, cell_name
-from ingest.limits import check_workbook, limit
+from ingest.errors import OverLimit
+from ingest.limits import check_workbook, check_xls_sheet, is_xls, limit
 from ingest.municipalities import closest_name, code_for_name, normalise_code
 from ingest.numbers import NumberFormat, admin_column_unit
 from ingest.numbers import parse_number as _parse
-from ingest.readers.xlsx_inspect import column_letter, inspect_xlsx
+from ingest.readers.xlsx_inspect import Merge, SheetFacts, column_letter, inspect_xlsx
 from ingest.settings import CONFIG_DIR, first_allowed_year, latest_allowed_year, read_seed, today
 
 LAYOUT_FILE = CONFIG_DIR / "admin_table_layout.yml"
@@ -50,6 +51,7 @@ ROW_NO = re.compile(r"^\d+(\.\d+)*\.?$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")  # after spaces are removed and a decimal comma became a point
 VALUE_COLUMNS = ["total", "women", "men", "age_0_17", "age_18_24", "age_25_54", "age_55_64",
                  "age_65_79", "age_80_89", "age_90_plus", "expenditure_eur"]
+VALUE_NUMBER_COLUMNS = [f"{c}_value" for c in VALUE_COLUMNS]  # each value column's number (None: X, blank)
 AGE_COLUMNS = [c for c in VALUE_COLUMNS if c.startswith("age_")]
 COUNT_COLUMNS = [c for c in VALUE_COLUMNS if c != "expenditure_eur"]
 ODD_SPACES = dict.fromkeys(map(ord, "\u2007\u2009\u202f\t"), " ")  # figure/thin/narrow spaces -> space
@@ -105,12 +107,13 @@ def cell_text(value) -> str | None:
     return text or None
 
 
-LM_NUMBERS = NumberFormat(decimal=",", point_is_decimal=True, exponent_and_inf=False)
+LM_NUMBERS = NumberFormat(decimal=",", exponent_and_inf=False)  # LM tables: decimal comma ("2.5" reads too)
 
 
 def parse_number(text: str | None) -> float | None:
     """A number as LM tables deliver it ("1 297", "2,5"); None for X, blanks and text (ingest/numbers.py;
-    the dbt macro parse_delivered_number reads the stored text by the same rule)."""
+    the loader stores each cell's number next to its text, raw.admin_table_rows.<column>_value, and
+    dbt reads that: the rule has one owner)."""
     if text is None or (isinstance(text, float) and text != text):
         return None
     return _parse(str(text), LM_NUMBERS)[0]
@@ -433,19 +436,33 @@ def read_admin_table(path: str | Path, layout: dict | None = None,
     layout = layout or load_layout()
     if not path.exists():
         raise IngestError(path, "file not found")
-    check_workbook(path, rows=(limit("admin_workbook", "max_rows"), "admin_workbook.max_rows"),
-                   columns=(limit("admin_workbook", "max_columns"), "admin_workbook.max_columns"))
+    bounds = {"rows": (limit("admin_workbook", "max_rows"), "admin_workbook.max_rows"),
+              "columns": (limit("admin_workbook", "max_columns"), "admin_workbook.max_columns")}
+    xls = is_xls(path)  # Excel 97-2003 (LABIS exports): read by calamine too, its merges from calamine
+    if not xls:
+        check_workbook(path, **bounds)
+    kind = ".xls (Excel 97-2003)" if xls else ".xlsx"
     try:
-        facts = inspect_xlsx(path)
+        facts = {} if xls else inspect_xlsx(path)
         wb = CalamineWorkbook.from_path(str(path))
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise IngestError(path, f"cannot be read as an .xlsx workbook: {exc}") from None
+        raise IngestError(path, f"cannot be read as an {kind} workbook: {exc}") from None
     except Exception as exc:  # calamine's own errors
-        raise IngestError(path, f"cannot be read as an .xlsx workbook: {exc}") from None
+        raise IngestError(path, f"cannot be read as an {kind} workbook: {exc}") from None
     try:
+        if xls and len(wb.sheet_names) > limit("workbook", "max_sheets"):
+            raise OverLimit(path, f"the workbook's sheets: {len(wb.sheet_names)} is over the limit of "
+                            f"{limit('workbook', 'max_sheets')} (ingest/config/limits.yml, workbook.max_sheets); "
+                            "the file was not parsed")
         parsed = []
         for name in wb.sheet_names:
-            result = _read_sheet(path, name, _grid(wb.get_sheet_by_name(name)), facts.get(name), layout)
+            sheet = wb.get_sheet_by_name(name)
+            sheet_facts = facts.get(name)
+            if xls:
+                check_xls_sheet(path, name, sheet.height, sheet.width, **bounds)
+                sheet_facts = SheetFacts(name, merges=[Merge(r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2)
+                                                       in (sheet.merged_cell_ranges or [])])
+            result = _read_sheet(path, name, _grid(sheet), sheet_facts, layout)
             if result is not None:
                 parsed.append((name, result))
     finally:
@@ -461,7 +478,8 @@ def read_admin_table(path: str | Path, layout: dict | None = None,
     validate_rows(path, records, title["year"], clock)
     for rec in records:
         rec.pop("_columns")
-    rows = pd.DataFrame.from_records(records, columns=["sheet", "excel_row", *[c["key"] for c in layout["columns"]]])
+    rows = pd.DataFrame.from_records(records, columns=["sheet", "excel_row", *[c["key"] for c in layout["columns"]],
+                                                      *VALUE_NUMBER_COLUMNS])
     return AdminExtract(path, [n for n, _ in parsed], title["municipality_code"], title["municipality_name"],
                         title["year"], rows, title["title_sheet"], title["title_row"], title["title_column"], notes)
 
@@ -507,6 +525,7 @@ def validate_rows(path: Path, records: list[dict], year: int,
                 raise IngestError(path, f"a count of {units[rec['row_no']]} must be a whole number", column=cols[col],
                                   value=text, **where)
             numbers[col] = number
+            rec[f"{col}_value"] = number  # the number as read here: what dbt uses (one parser, ingest/numbers.py)
         total = numbers["total"]
         if total is not None and numbers["women"] is not None and numbers["men"] is not None \
                 and abs(total - numbers["women"] - numbers["men"]) > 1e-9:

@@ -27,6 +27,7 @@ import pyreadstat
 from ingest.codebook import Codebook, delivery_defaults
 from ingest.errors import IngestError, shown
 from ingest.file_patterns import matching_files
+from ingest.labels import label_key, normalise_label
 from ingest.limits import check_csv, check_spss, check_workbook, limit
 from ingest.municipalities import normalise_code, resolve_codes
 from ingest.numbers import NumberFormat, parse_number, parse_numbers
@@ -46,6 +47,8 @@ class SurveyDelivery:
     ignored_columns: list[dict] = field(default_factory=list)  # column, position, reason
     aliases_applied: list[dict] = field(default_factory=list)  # variable, delivered_code, applied_code, rows, ...
     file_rows: np.ndarray | None = None  # the file's line / row / case of each respondent
+    excluded: list[dict] = field(default_factory=list)  # rows the firm's status dropped: status, reason, rows
+    municipalities: pd.Series | None = None  # each respondent's municipality code (after aliases)
 
     def notes(self) -> list[str]:
         """What was done to the delivery besides loading it, in words (shown after a load)."""
@@ -54,6 +57,9 @@ class SurveyDelivery:
         out += [f"municipality code {a['delivered_code']} read as {a['applied_code']} in {a['rows']} rows "
                 f"(alias valid {a['valid_from'] or '…'} to {a['valid_to'] or 'open'}, seed reference/ref_code_aliases)"
                 for a in self.aliases_applied]
+        reasons = delivery_defaults()["row_exclusion_reasons"] if self.excluded else {}
+        out += [f"{e['rows']} row(s) with status {e['status']!r} in column {e['variable']!r} not loaded: "
+                f"{reasons[e['reason']]['en']} (codebook row_status)" for e in self.excluded]
         return out
 
 
@@ -312,13 +318,10 @@ def _from_excel(path: Path, cb: Codebook) -> _Table:
         if {"Mainīgais", "Kods", "Nozīme"} <= set(head):
             iv, ik, il = head.index("Mainīgais"), head.index("Kods"), head.index("Nozīme")
             for r in rows[1:]:
-                code = r[ik]
-                if str(code).strip() == "":
-                    continue
-                try:
-                    table.value_labels.setdefault(str(r[iv]).strip(), {})[float(code)] = str(r[il])
-                except (TypeError, ValueError):
-                    continue
+                code, _ = parse_number(r[ik], _number_format(cb, "code"))
+                if code is None:
+                    continue  # a heading or note line of the code sheet
+                table.value_labels.setdefault(str(r[iv]).strip(), {})[code] = str(r[il])
     return table
 
 
@@ -412,11 +415,11 @@ def _from_csv(path: Path, cb: Codebook, code_lists: list[Path] | None = None) ->
 # --- checks against the codebook -------------------------------------------------------------------
 
 def _number_format(cb: Codebook, unit: str | None) -> NumberFormat:
-    """How this delivery writes numbers (ingest/numbers.py): the codebook's decimal mark for CSV; a
-    point or the decimal mark; exponents and inf read as numbers (a weight of inf is then refused by
-    its own rule, naming it); `unit` bounds the decimals (numbers.yml)."""
-    decimal = cb.delivery.get("decimal", ".") if cb.delivery_format == "csv" else "."
-    return NumberFormat(decimal=decimal, point_is_decimal=True, exponent_and_inf=True, unit=unit)
+    """How this delivery writes numbers as text (ingest/numbers.py; CSV fields, Excel text cells, SPSS
+    strings alike): the codebook's decimal mark (delivery.decimal, '.' by default); exponents and inf
+    read as numbers (a weight of inf is then refused by its own rule, naming it); `unit` bounds the
+    decimals (numbers.yml)."""
+    return NumberFormat(decimal=cb.delivery.get("decimal") or ".", exponent_and_inf=True, unit=unit)
 
 
 UNIT_OF_ROLE = {"id": "code", "weight": "weight", "age": "years"}  # other numeric roles hold codes
@@ -435,28 +438,70 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 
 class _Places:
-    """Where a respondent is in the file and what their id is, for messages."""
+    """Where a respondent is in the file and what their id is, for messages. `hint`: said after a
+    refused value on a row (that the codebook can declare the firm's own exclusions)."""
 
-    def __init__(self, path: Path, table: _Table, ids: pd.Series | None):
-        self.path, self.table, self.ids = path, table, ids
+    def __init__(self, path: Path, table: _Table, ids: pd.Series | None, hint: str | None = None):
+        self.path, self.table, self.ids, self.hint = path, table, ids, hint
 
-    def error(self, i: int, problem: str, column: str, **kw) -> IngestError:
+    def error(self, i: int, problem: str, column: str, row_value: bool = False, **kw) -> IngestError:
         rid = None
         if self.ids is not None:
             rid = self.ids.iloc[i]
         return IngestError(self.path, problem, row=int(self.table.rows[i]), row_word=self.table.row_word,
-                           column=column, respondent=rid, **kw)
+                           column=column, respondent=rid, note=self.hint if row_value else None, **kw)
+
+
+ROW_STATUS_HINT = ("If the survey firm excluded this row itself (a status column of its own), the codebook can say "
+                   "so: row_status (README, \"Codebooks\")")
+
+
+def _row_status_hint(cb: Codebook, table: _Table) -> str | None:
+    """A wave without a row_status rule whose file has columns the codebook does not map (a status among
+    them, perhaps): a refused value says that a rule can be declared."""
+    if cb.row_rule is not None:
+        return None
+    return ROW_STATUS_HINT if any(c.get("position") for c in table.ignored) else None
+
+
+def _cell_text(v) -> str | None:
+    """A delivered cell as text for label matching (a number typed in a sheet as its digits)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    text = normalise_label(v)
+    return text or None
+
+
+def _match_labels(places: "_Places", values: pd.Series, var, cb: Codebook) -> pd.Series:
+    """A label-coded column: each delivered label as the codebook's label it matches (ingest/labels.py),
+    or the codebook's target for a municipality name (its ATVK code). An unmapped label is refused."""
+    lookup = var.label_lookup()
+    texts = values.map(_cell_text)
+    matched = texts.map(lambda t: None if t is None else lookup.get(label_key(t, var.ignore_case)))
+    bad = (texts.notna() & matched.isna()).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        key = f"{'items.' + var.item_code if var.role == 'item' else 'attributes.' + var.role}.labels"
+        case = "" if var.ignore_case else ", letter case counts"
+        raise places.error(i, f"label not in codebook {cb.path.name} ({key}; matched after spaces are normalised"
+                           f"{case})", var.variable, row_value=True, value=values.iloc[i])
+    if var.role == "municipality_code":
+        return matched.map(lambda lab: None if lab is None else var.labels[lab][0]).astype(object)
+    return matched.astype(object)
 
 
 def _select_columns(path: Path, table: _Table, cb: Codebook) -> None:
     """Keep the codebook's columns; ignore (or, with strict_columns, refuse) the others."""
     stored = [v.variable for v in cb.stored_variables]
-    missing = [v for v in stored if v not in table.df.columns]
+    needed = stored + ([cb.row_rule.variable] if cb.row_rule else [])
+    missing = [v for v in needed if v not in table.df.columns]
     if missing:
         raise IngestError(path, f"variables named in codebook {cb.path.name} are not in the file",
                           column=missing[0], value=missing)
     listed = set(cb.delivery.get("extra_columns") or [])
-    unmapped = [c for c in table.df.columns if c not in stored]
+    unmapped = [c for c in table.df.columns if c not in needed]
     if cb.strict_columns:
         refused = [c for c in unmapped if c not in listed]
         if refused:
@@ -467,7 +512,34 @@ def _select_columns(path: Path, table: _Table, cb: Codebook) -> None:
         reason = ("listed in delivery.extra_columns" if c in listed else f"not in codebook {cb.path.name}")
         table.ignored.append({"column": c, "position": table.positions.get(c), "reason": reason})
     table.ignored.sort(key=lambda c: c["position"] or 0)
-    table.df = table.df[stored]
+    table.df = table.df[needed]
+
+
+def _apply_row_rule(path: Path, table: _Table, cb: Codebook) -> list[dict]:
+    """The firm's own status (codebook row_status): rows it drops leave the table before anything is
+    checked; returns what was dropped, per delivered status and reason."""
+    rule = cb.row_rule
+    if rule is None:
+        return []
+    status = table.df[rule.variable]
+    texts = status.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else
+                       (str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v)))
+    reasons = texts.map(lambda t: rule.reason_of(t) if t is not None and normalise_label(t) != "" else
+                        ("status_not_kept" if rule.keep is not None else None))
+    dropped = reasons.notna().to_numpy()
+    excluded = []
+    if dropped.any():
+        shown_status = texts[dropped].map(lambda t: normalise_label(t) if t is not None else "")
+        counts = pd.DataFrame({"status": shown_status.to_numpy(), "reason": reasons[dropped].to_numpy()})
+        for (st, reason), n in counts.value_counts(sort=False).sort_index().items():
+            excluded.append({"variable": rule.variable, "status": st, "reason": reason, "rows": int(n)})
+    keep = ~dropped
+    table.df = table.df.loc[keep].drop(columns=[rule.variable]).reset_index(drop=True)
+    table.rows = table.rows[keep]
+    table.ignored.append({"column": rule.variable, "position": table.positions.get(rule.variable),
+                          "reason": "the survey firm's status (codebook row_status): decides which rows are respondents"})
+    table.ignored.sort(key=lambda c: c["position"] or 0)
+    return excluded
 
 
 def _convert(path: Path, table: _Table, cb: Codebook) -> tuple[pd.DataFrame, pd.Series]:
@@ -484,12 +556,16 @@ def _convert(path: Path, table: _Table, cb: Codebook) -> tuple[pd.DataFrame, pd.
                                   (str(int(v)) if v.is_integer() else repr(v))).astype(object)
     else:  # ids with letters ("A-0012") stay text
         ids_text = _as_text(df[idv])
-    places = _Places(path, table, ids_text)
+    places = _Places(path, table, ids_text, hint=_row_status_hint(cb, table))
     text_vars = {cb.by_role("municipality_code").variable} | {k.variable for k in cb.kept}
     if not numeric_ids:
         text_vars.add(idv)
+    labelled = {v.variable: v for v in cb.variables if v.labels}
     out = {}
     for col in df.columns:
+        if col in labelled:
+            out[col] = _match_labels(places, df[col], labelled[col], cb)
+            continue
         if col in text_vars:
             out[col] = _as_text(df[col])
             continue
@@ -500,13 +576,13 @@ def _convert(path: Path, table: _Table, cb: Codebook) -> tuple[pd.DataFrame, pd.
         bad = problems.notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise places.error(i, problems.iloc[i], col, value=df[col].iloc[i])
+            raise places.error(i, problems.iloc[i], col, row_value=True, value=df[col].iloc[i])
         out[col] = numbers
     return pd.DataFrame(out, index=df.index), ids_text
 
 
 def _check_against_codebook(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series, cb: Codebook) -> None:
-    places = _Places(path, table, ids)
+    places = _Places(path, table, ids, hint=_row_status_hint(cb, table))
     written = table.df
 
     def first(mask) -> int:
@@ -528,14 +604,14 @@ def _check_against_codebook(path: Path, table: _Table, df: pd.DataFrame, ids: pd
         bad = col.notna() & ~col.isin(list(var.codes))
         if bad.any():
             i = first(bad)
-            raise places.error(i, f"code not in codebook {cb.path.name}", var.variable,
+            raise places.error(i, f"code not in codebook {cb.path.name}", var.variable, row_value=True,
                                value=written[var.variable].iloc[i])
     if cb.weight is not None:
         weight = df[cb.weight]
         bad = weight.isna() | ~np.isfinite(weight.fillna(0)) | (weight <= 0)
         if bad.any():
             i = first(bad)
-            raise places.error(i, "weight is missing, zero, negative or not finite", cb.weight,
+            raise places.error(i, "weight is missing, zero, negative or not finite", cb.weight, row_value=True,
                                value=written[cb.weight].iloc[i])
         _check_weights(path, places, weight, written[cb.weight], cb)
     age_var = cb.by_role("age").variable
@@ -544,11 +620,13 @@ def _check_against_codebook(path: Path, table: _Table, df: pd.DataFrame, ids: pd
     bad = age.isna() | (age < lo) | (age > hi)
     if bad.any():
         i = first(bad)
-        raise places.error(i, f"age outside the wave's range {lo}-{hi}", age_var, value=written[age_var].iloc[i])
+        raise places.error(i, f"age outside the wave's range {lo}-{hi}", age_var, row_value=True,
+                           value=written[age_var].iloc[i])
     fractional = age != np.floor(age)
     if fractional.any():
         i = first(fractional)
-        raise places.error(i, "age is not a whole number of years", age_var, value=written[age_var].iloc[i])
+        raise places.error(i, "age is not a whole number of years", age_var, row_value=True,
+                           value=written[age_var].iloc[i])
 
 
 def _check_weights(path: Path, places: "_Places", weight: pd.Series, written: pd.Series, cb: Codebook) -> None:
@@ -577,14 +655,14 @@ def _municipalities(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series,
     codes = df[var].map(normalise_code)
     period = cb.reference_period
     res = resolve_codes(set(codes.dropna()), cb.boundary_set, period)
-    places = _Places(path, table, ids)
+    places = _Places(path, table, ids, hint=_row_status_hint(cb, table))
     if codes.isna().any():
         i = int(np.flatnonzero(codes.isna().to_numpy())[0])
-        raise places.error(i, "municipality code is empty", var)
+        raise places.error(i, "municipality code is empty", var, row_value=True)
     if res.unknown:
         bad = codes.isin(list(res.unknown))
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise places.error(i, res.unknown[codes.iloc[i]], var, value=table.df[var].iloc[i])
+        raise places.error(i, res.unknown[codes.iloc[i]], var, row_value=True, value=table.df[var].iloc[i])
     df[var] = codes.map(res.mapping)
     applied = []
     for a in res.applied:
@@ -608,25 +686,34 @@ def _check_calendar(path: Path, cb: Codebook, clock: tuple[Path | None, str | No
                           f"(today is {now}): a delivery from the future? Check the codebook's wave")
 
 
+def _read_table(path: Path, codebook: Codebook, code_lists: list[Path] | None) -> _Table:
+    fmt = codebook.delivery_format
+    return {"spss": lambda: _from_spss(path, codebook), "excel": lambda: _from_excel(path, codebook),
+            "csv": lambda: _from_csv(path, codebook, code_lists)}[fmt]()
+
+
 def read_survey_file(path: str | Path, codebook: Codebook, code_lists: list[Path] | None = None,
-                     clock: tuple[Path | None, str | None] = (None, None)) -> SurveyDelivery:
+                     clock: tuple[Path | None, str | None] = (None, None), part: bool = False) -> SurveyDelivery:
     """Read and check one wave file. `code_lists`: the CSV code list(s) to read (by default the files
     beside it that match the codebook's code_list_file pattern). `clock`: the file as delivered and the
     checksum of what is read, for the date it is checked against (settings.today: the sample's clock
-    applies to the generator's own files)."""
+    applies to the generator's own files). `part`: the file is one part of a wave delivered in several
+    (the wave's fewest respondents are checked on the union, by the loader)."""
     path = Path(path)
     if not path.exists():
         raise IngestError(path, "file not found")
     if path.stat().st_size == 0:
         raise IngestError(path, "the file is empty")
     _check_calendar(path, codebook, clock)
-    fmt = codebook.delivery_format
-    table = {"spss": lambda: _from_spss(path, codebook), "excel": lambda: _from_excel(path, codebook),
-             "csv": lambda: _from_csv(path, codebook, code_lists)}[fmt]()
+    table = _read_table(path, codebook, code_lists)
     if table.df.empty:
         raise IngestError(path, "the file has no respondents")
-    _check_size(path, codebook, len(table.df), "respondents", exact=True)
     _select_columns(path, table, codebook)
+    excluded = _apply_row_rule(path, table, codebook)
+    if table.df.empty:
+        raise IngestError(path, "the file has no respondents: the codebook's row_status drops every row",
+                          column=codebook.row_rule.variable)
+    _check_size(path, codebook, len(table.df), "respondents", exact=not part)
     df, ids = _convert(path, table, codebook)
     _check_against_codebook(path, table, df, ids, codebook)
     aliases = _municipalities(path, table, df, ids, codebook)
@@ -634,7 +721,38 @@ def read_survey_file(path: str | Path, codebook: Codebook, code_lists: list[Path
     delivery.ignored_columns = table.ignored
     delivery.aliases_applied = aliases
     delivery.file_rows = table.rows
+    delivery.excluded = excluded
+    delivery.municipalities = df[codebook.by_role("municipality_code").variable].reset_index(drop=True)
     return delivery
+
+
+def label_inventory(path: str | Path, codebook: Codebook, code_lists: list[Path] | None = None) -> dict[str, list]:
+    """Every distinct text label of the codebook's columns, with its count, as `make validate` lists it
+    (so that the engineer can write a codebook's `labels` from it): column -> [(label, rows)], most
+    frequent first. Labels are shown normalised (ingest/labels.py); numbers are not labels. Rows the
+    codebook's row_status drops are not counted. Columns the file lacks are left out."""
+    path = Path(path)
+    table = _read_table(path, codebook, code_lists)
+    wanted = [v.variable for v in codebook.variables if v.role not in ("id", "weight", "age")]
+    if codebook.row_rule and codebook.row_rule.variable in table.df.columns:
+        try:
+            _select_columns(path, table, codebook)
+            _apply_row_rule(path, table, codebook)
+        except IngestError:
+            pass
+    out = {}
+    fmt = _number_format(codebook, None)
+    for col in wanted:
+        if col not in table.df.columns:
+            continue
+        texts = table.df[col].map(_cell_text).dropna()
+        numbers = texts.map(lambda t: parse_number(t, fmt)[0] is not None)
+        labels = texts[~numbers]
+        if labels.empty:
+            continue
+        counts = labels.value_counts()
+        out[col] = sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0]))
+    return out
 
 
 def _to_delivery(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series, cb: Codebook) -> SurveyDelivery:
@@ -678,4 +796,4 @@ def _to_delivery(path: Path, table: _Table, df: pd.DataFrame, ids: pd.Series, cb
     return SurveyDelivery(path, cb.wave, n, cells, variables, value_labels)
 
 
-__all__ = ["SurveyDelivery", "read_survey_file", "read_spss", "shown"]
+__all__ = ["SurveyDelivery", "read_survey_file", "read_spss", "shown", "label_inventory"]
