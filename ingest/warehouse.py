@@ -123,19 +123,19 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
-        numbers_before = _has_admin_numbers(con)
         con.execute(DDL)
-        if not numbers_before:
+        if _admin_numbers_missing(con):
             _add_admin_numbers(con)
         audit_notes.create(con)  # aliases applied, columns ignored (ingest/audit_notes.py)
     return con
 
 
-def _has_admin_numbers(con) -> bool:
-    """Whether raw.admin_table_rows has its number columns (or does not exist yet)."""
-    cols = {r[0] for r in con.execute("""select column_name from information_schema.columns
-                                         where table_schema = 'raw' and table_name = 'admin_table_rows'""").fetchall()}
-    return not cols or "total_value" in cols
+def _admin_numbers_missing(con) -> bool:
+    """Whether stored LM cells lack the number the loader reads with them (rows loaded before the loader
+    stored numbers): a cell with text that is not X and no number. The loader never stores such a cell."""
+    cond = " or ".join(f"({c} is not null and upper(trim({c})) <> 'X' and {c}_value is null)"
+                       for c in ADMIN_NUMBER_COLUMNS)
+    return con.execute(f"select exists (select 1 from raw.admin_table_rows where {cond})").fetchone()[0]
 
 
 def _add_admin_numbers(con) -> None:

@@ -305,11 +305,9 @@ def _status() -> int:
                      from audit.file_loads where source_kind = 'survey' and status <> 'unchanged'
                      group by all order by wave, first_seen"""))
     print(f"Archived copies: {archive_root(paths.warehouse_path)}/<sha256>/<file> (audit.file_loads.archive_path)")
-    print("Admin extracts per year (current files)")
-    print(con.sql("""select year, count(distinct municipality_code) as municipalities,
-                            count(distinct source_file) as files, max(f.loaded_at) as last_loaded
-                     from raw.admin_table_rows r left join audit.file_loads f using (load_id)
-                     group by year order by year"""))
+    print("Admin extracts per year (current files; workbooks arrive one at a time: a partial year is "
+          "published for the municipalities that delivered)")
+    print(con.sql(ADMIN_YEARS_SQL.replace("{boundary_sets}", _boundary_sets_relation(con))))
     print("Load attempts by status (audit.file_loads)")
     print(con.sql("""select source_kind, status, count(*) as attempts, max(loaded_at) as last_at
                      from audit.file_loads group by all order by all"""))
@@ -320,6 +318,34 @@ def _status() -> int:
                      qualify row_number() over (partition by suite, data_ref order by validated_at desc) = 1
                      order by suite, data_ref"""))
     return 0
+
+
+# each admin year: municipalities delivered against the units of its boundary set ("1 of 42 delivered")
+ADMIN_YEARS_SQL = """
+    with years as (
+        select year, count(distinct municipality_code) as delivered, count(distinct source_file) as files,
+               max(f.loaded_at) as last_loaded
+        from raw.admin_table_rows r left join audit.file_loads f using (load_id)
+        group by year
+    )
+    select y.year, y.delivered || ' of ' || b.n_units || ' delivered' as municipalities,
+           case when y.delivered >= b.n_units then 'complete' else 'partial' end as status, y.files, y.last_loaded
+    from years y
+    left join {boundary_sets} b
+      on y.year >= b.first_report_year and (b.last_report_year is null or y.year <= b.last_report_year)
+    order by y.year"""
+
+
+def _boundary_sets_relation(con) -> str:
+    """The seed of boundary sets as the warehouse holds it (dbt's reference schema), or the seed file."""
+    try:
+        con.execute("select 1 from reference.boundary_sets limit 1")
+        return "reference.boundary_sets"
+    except Exception:
+        from ingest.settings import DBT_SEED_DIR
+        from orchestration.publish import sql_literal
+
+        return f"read_csv({sql_literal(DBT_SEED_DIR / 'reference' / 'boundary_sets.csv')})"
 
 
 def _last_runs() -> None:

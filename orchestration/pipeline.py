@@ -32,6 +32,23 @@ class RunSummary:
     step_seconds: dict[str, float] = field(default_factory=dict)
     run_error: str | None = None  # why a run failed outside any step (e.g. the warehouse lock was not free)
     refused: list[dict] = field(default_factory=list)  # this run's deliveries rejected or quarantined (audit)
+    started_steps: list[str] = field(default_factory=list)  # the steps that began, in the order they began
+
+    def failure_line(self) -> str:
+        """Where the run failed, as it happened: in the steps that failed (a gate's blocking check fails its
+        step), after its steps ran, or before any step began (e.g. the warehouse lock was not free)."""
+        from ingest.errors import printable
+
+        failed = [s for s in self.started_steps if s in self.step_failures] + \
+            sorted(s for s in self.step_failures if s not in self.started_steps)
+        if failed:
+            blocked = [s for s in failed if "blocking asset check failed" in self.step_failures[s]]
+            why = " (a blocking quality gate failed: see the checks above)" if blocked else " (see below)"
+            return (f"the run FAILED in step{'s' if len(failed) > 1 else ''} {', '.join(failed)}{why}, after "
+                    f"{len(self.started_steps)} step{'s' if len(self.started_steps) != 1 else ''} began")
+        if self.started_steps:
+            return f"the run FAILED after {len(self.started_steps)} steps began: {printable(self.run_error or 'no step failed')}"
+        return f"the run FAILED before its steps could run: {printable(self.run_error or 'no step began')}"
 
     def materialized_any(self, prefix: str) -> bool:
         return any(k.startswith(prefix) for k in self.materialized)
@@ -52,8 +69,8 @@ class RunSummary:
         if dbt_checks:
             failed = sum(not c["passed"] for c in dbt_checks)
             lines.append(f"  dbt tests as asset checks: {len(dbt_checks) - failed} passed, {failed} failed")
-        if self.run_error:
-            lines.append(f"  the run FAILED before its steps could run: {self.run_error}")
+        if not self.success:
+            lines.append("  " + self.failure_line())
         for r in self.refused:  # names escaped: a delivered name cannot start a line of its own
             message = printable(r["message"] or "")
             named = message if message.startswith("file ") else f"file {printable(r['file_path'])}: {message}"
@@ -221,6 +238,7 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
         kind = event.event_type
         if kind == DagsterEventType.STEP_START:
             started.add(event.step_key)
+            summary.started_steps.append(event.step_key)
         elif kind == DagsterEventType.STEP_SUCCESS:
             summary.step_seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         elif kind == DagsterEventType.STEP_FAILURE:

@@ -114,11 +114,64 @@ QUALITY_TABLES = {
 }
 
 
+# Read from the warehouse's raw tables and reference seeds, in words and counts only.
+QUALITY_DATA_TABLES = {
+    # each admin year: how many municipalities have delivered their workbook ("1 of 42 delivered")
+    "quality_admin_years": """
+        with years as (
+            select cast(year as integer) as year, count(distinct municipality_code) as delivered
+            from wh.raw.admin_table_rows group by year
+        )
+        select y.year, cast(y.delivered as integer) as municipalities_delivered, cast(b.n_units as integer) as municipalities_expected,
+               y.delivered >= b.n_units as is_complete_year,
+               y.delivered || ' no ' || b.n_units || ' iesniegti' as year_coverage_lv,
+               y.delivered || ' of ' || b.n_units || ' delivered' as year_coverage_en
+        from years y
+        join wh.reference.boundary_sets b
+          on y.year >= b.first_report_year and (b.last_report_year is null or y.year <= b.last_report_year)""",
+    # survey rows the firm's own status excluded (codebook row_status), per wave of the delivery it holds now
+    # and reason: the reason in words (ingest/config/survey_delivery.yml), never the delivered status
+    "quality_rows_excluded": """
+        select cast(w.wave as integer) as wave_year, e.reason, cast(sum(e.rows_excluded) as bigint) as rows_excluded
+        from wh.audit.rows_excluded e join wh.raw.survey_waves w on e.load_id = w.load_id
+        group by all""",
+}
+
+
+def _exclusion_reasons(con) -> None:
+    from ingest.codebook import delivery_reasons
+
+    rows = [(k, v["lv"], v["en"]) for k, v in delivery_reasons().items()]
+    con.execute("create or replace temp table _reasons (reason varchar, reason_lv varchar, reason_en varchar)")
+    con.executemany("insert into _reasons values (?, ?, ?)", rows)
+
+
 def _write_quality_tables(con, wh: str) -> None:
     for name, sql in QUALITY_TABLES.items():
         con.execute(f"create or replace table main.{name} as {sql.replace('wh.audit.', chr(34) + wh + chr(34) + '.audit.')}")
+    _exclusion_reasons(con)
+    for name, sql in QUALITY_DATA_TABLES.items():
+        sql = sql.replace("wh.", f'"{wh}".')
+        try:
+            con.execute(f"create or replace table main.{name} as {sql}")
+        except duckdb.CatalogException:  # a warehouse built before these tables existed: empty, same columns
+            _empty(con, name)
+    con.execute("""create or replace table main.quality_rows_excluded as
+                   select q.wave_year, q.reason, r.reason_lv, r.reason_en, q.rows_excluded
+                   from main.quality_rows_excluded q left join _reasons r using (reason)""")
     con.execute("create or replace table main._quality_info as select ?::timestamptz as refreshed_at",
                 [datetime.now(timezone.utc)])
+
+
+_EMPTY = {
+    "quality_admin_years": "year integer, municipalities_delivered integer, municipalities_expected integer, "
+                           "is_complete_year boolean, year_coverage_lv varchar, year_coverage_en varchar",
+    "quality_rows_excluded": "wave_year integer, reason varchar, rows_excluded bigint",
+}
+
+
+def _empty(con, name: str) -> None:
+    con.execute(f"create or replace table main.{name} ({_EMPTY[name]})")
 
 
 def refresh_quality_status(warehouse_path: Path, published_path: Path) -> bool:

@@ -6,6 +6,8 @@
 with answers as (
     select * from {{ ref('int_survey__answers') }}
     where item_code = 'client_satisfaction'
+        -- a national figure: waves whose fieldwork plan is national only (a local survey is not Latvia)
+        and wave_year in (select wave_year from {{ ref('stg_survey__waves') }} where coverage_plan = 'national')
 ),
 
 respondents as (
