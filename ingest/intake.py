@@ -152,6 +152,10 @@ def copy_given(src: Path, dst: Path) -> None:
 
 
 def _open_regular(path: Path, *, follow: bool) -> tuple[int, os.stat_result]:
+    if not follow:  # what the entry is, before it is opened at all (checked again on the open descriptor)
+        problem = entry_problem(path)
+        if problem:
+            raise not_a_file(path, problem)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
