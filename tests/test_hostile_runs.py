@@ -176,6 +176,25 @@ def test_hostile_landing_entries_are_quarantined_by_name_and_the_run_goes_on(ops
     assert differences(state(ops), after) == {}
 
 
+def test_make_load_of_a_file_over_a_limit_is_quarantined_and_says_so(ops, tmp_path, capsys):
+    """Given to `make load` instead of dropped into landing: taken in, quarantined before any reader opens
+    it, the run goes on (and succeeds), the command says the file was not loaded and exits 1."""
+    path = kekava(tmp_path / "delivered" / "kekava_2028.xlsx", year=2028, extra_cells={"XFD1000100": 1})
+    before = state(ops)
+    capsys.readouterr()
+    assert main("load", path, "--year", 2028) == 1
+    out = capsys.readouterr().out.splitlines()
+    message = (f"file {path}: a cell at XFD1000100: its column (sheet 'Dienas aprūpes centri'): 16 384 is over the "
+               "limit of 60 (ingest/config/limits.yml, admin_workbook.max_columns); the file was not parsed")
+    assert f"  QUARANTINED: {message}" in out
+    assert "kekava_2028.xlsx was not loaded: quarantined (see above); the landing folder is unchanged for it" in out
+    assert any(line.startswith("Run ") and line.endswith(": SUCCESS") for line in out)  # the run went on
+    after = state(ops)
+    for part in ("warehouse", "snapshot", "landing", "incoming"):
+        assert after[part] == before[part], part
+    assert file_loads(ops, len(file_loads(ops)) - 1) == [("quarantined", str(path), message)]
+
+
 # --- 2. repeated commands --------------------------------------------------------------------------------
 
 def test_repeating_a_command_leaves_everything_as_one_run_would(ops, tmp_path, capsys):
