@@ -152,6 +152,10 @@ def copy_given(src: Path, dst: Path) -> None:
 
 
 def _open_regular(path: Path, *, follow: bool) -> tuple[int, os.stat_result]:
+    if not follow:  # what the entry is, before it is opened at all (checked again on the open descriptor)
+        problem = entry_problem(path)
+        if problem:
+            raise not_a_file(path, problem)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
@@ -250,5 +254,30 @@ def take(path: Path, into: Path, *, follow: bool = False) -> Taken:
     return Taken(path, target, sha, size)
 
 
-__all__ = ["Taken", "take", "copy_given", "entry_problem", "entry_identity", "not_a_file", "unsafe_entries", "describe_given",
+def clear_stale_parts(root: Path) -> list[Path]:
+    """What a killed take left in the archive (`.take-<pid>-*.part` of a process that is gone, and a
+    checksum folder it made but never filled): removed, so the archive holds only complete copies."""
+    from ingest.staging import process_alive
+
+    root = Path(root)
+    removed = []
+    if not root.is_dir():
+        return removed
+    for entry in root.iterdir():
+        if entry.name.startswith(".take-") and entry.name.endswith(".part"):
+            pid = entry.name.split("-")[1]
+            if pid.isdigit() and (int(pid) == os.getpid() or process_alive(int(pid))):
+                continue
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+        elif entry.is_dir() and not entry.is_symlink() and len(entry.name) == 64:
+            try:
+                entry.rmdir()  # only if empty
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
+__all__ = ["Taken", "take", "clear_stale_parts", "copy_given", "entry_problem", "entry_identity", "not_a_file", "unsafe_entries", "describe_given",
            "sha256_file", "ArchiveError", "ARCHIVE_FILE_MODE"]

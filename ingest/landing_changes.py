@@ -3,8 +3,8 @@
 A delivery handed in with `make load` replaces files of one folder (``survey/<wave>/`` or
 ``admin/<year>/``) when its run is promoted. Done file by file, a kill between two files left the
 folder half changed (a new data file beside the old code list). So the new folder is built beside
-landing (``<landing>/../.landing-next/``): every entry that stays is linked in (a second name of the
-same inode: nothing is read, links and pipes stay what they are), every new file is copied from its
+landing (``<landing>/../.landing-next/``): every entry that stays is carried over as what it is (a
+regular file copied, a link or a pipe recreated, never followed), every new file is copied from its
 archived copy (the bytes that were loaded), and then the two folders are exchanged in one step
 (Linux renameat2 RENAME_EXCHANGE; a folder that did not exist yet is renamed into place). The old
 folder, now beside landing, is removed. An observer sees the old folder or the new one, never half.
@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from ingest.faults import checkpoint
@@ -66,17 +67,32 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _link_tree(src: Path, dst: Path, skip: set[str]) -> None:
-    """Second names in `dst` for every entry of `src` (not in `skip`), without reading or following anything."""
+def _carry_tree(src: Path, dst: Path, skip: set[str]) -> None:
+    """Every entry of `src` (not in `skip`) recreated in `dst` as what it is, nothing followed: a regular
+    file copied (with its mode and time), a link as a link to the same target, a pipe as a pipe, a
+    device as the same device, a folder entry by entry. An entry that is a second name of a file (a
+    hard link, refused as a delivery anyway) gets one more name, so it stays what it was without being
+    read. A regular file gets no second name: a landing file must never look like a hard link."""
     dst.mkdir(parents=True, exist_ok=True)
     with os.scandir(src) as entries:
         for entry in entries:
             if entry.name in skip:
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                _link_tree(Path(entry.path), dst / entry.name, set())
-            else:
-                os.link(entry.path, dst / entry.name, follow_symlinks=False)
+            st = entry.stat(follow_symlinks=False)
+            target = dst / entry.name
+            if stat.S_ISDIR(st.st_mode):
+                _carry_tree(Path(entry.path), target, set())
+            elif stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(entry.path), target)
+            elif stat.S_ISFIFO(st.st_mode):
+                os.mkfifo(target, stat.S_IMODE(st.st_mode))
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                os.mknod(target, st.st_mode, st.st_rdev)
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                os.link(entry.path, target, follow_symlinks=False)
+            elif stat.S_ISREG(st.st_mode):
+                shutil.copy2(entry.path, target, follow_symlinks=False)
+            # a socket is not something a delivery can be: not carried
 
 
 def _sha256(path: Path) -> str:
@@ -119,7 +135,7 @@ def change_folder(folder: Path, changes: list[dict], scratch: Path) -> None:
     touched = {c.get("remove") or c.get("name") for c in changes}
     exists = folder.is_dir() and not folder.is_symlink()
     if exists:
-        _link_tree(folder, new, touched)
+        _carry_tree(folder, new, touched)
     else:
         new.mkdir()
     for change in changes:

@@ -246,22 +246,24 @@ def check_csv(path, *, max_lines: tuple[int, str] | None = None) -> CsvShape:
     lines, blank, current, longest, last = 0, 0, 0, 0, b"\n"
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
-            lines += chunk.count(b"\n")
             blank += chunk.count(b"\n\n") + chunk.count(b"\n\r\n")  # blank lines hold no respondent
             parts = chunk.split(b"\n")
-            current += len(parts[0])
-            if len(parts) > 1:
-                longest = max(longest, current, *(len(p) for p in parts[1:-1]))
-                current = len(parts[-1])
-            if max(longest, current) > max_line:
-                raise _over(path, f"the length in bytes of a line (line {lines + 1} or before)",
-                            max(longest, current), "csv", "max_line_bytes")
+            for k, part in enumerate(parts):
+                current = current + len(part) if k == 0 else len(part)
+                if k < len(parts) - 1:  # the line ends here (a line's length is without its \r\n)
+                    length = current - (1 if part.endswith(b"\r") else 0)
+                else:
+                    length = current
+                if length > max_line:
+                    raise _over(path, f"the length in bytes of line {lines + k + 1}", length, "csv", "max_line_bytes")
+                longest = max(longest, length)
+            lines += len(parts) - 1
             if max_lines is not None and lines > max_lines[0]:
                 raise OverLimit(path, f"the file's lines: more than {_n(max_lines[0])} (ingest/config/limits.yml, "
                                 f"{max_lines[1]}); the file was not parsed")
             last = chunk[-1:]
     total = lines + (0 if last == b"\n" else 1)
-    return CsvShape(max(total - blank - 1, 0), total, max(longest, current))
+    return CsvShape(max(total - blank - 1, 0), total, longest)
 
 
 # --- SPSS -----------------------------------------------------------------------------------------

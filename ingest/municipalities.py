@@ -88,7 +88,7 @@ def closest_name(boundary_set: str, name: str) -> tuple[str, str] | None:
 
     names = list(_units(boundary_set).values())
     wanted = unicodedata.normalize("NFC", " ".join(str(name).split()))
-    best = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+    best = difflib.get_close_matches(wanted, names, n=1, cutoff=0.85)  # a name that LOOKS right, not another one
     if not best:
         return None
     return best[0], code_point_differences(wanted, best[0])

@@ -157,6 +157,11 @@ class WarehouseWriter(ConfigurableResource):
                 reap_dead_runs(context.instance, log=log)
             if replay_landing_journal(paths):
                 log("finished a landing-folder change a killed run had begun")
+            from ingest.archive import archive_root
+            from ingest.intake import clear_stale_parts
+
+            if clear_stale_parts(archive_root(paths.warehouse_path)):
+                log("removed what a killed run left half-copied in the archive")
             self._session = RunSession(paths, run_id, working_copy.start(paths.warehouse_path))
             try:
                 yield self
