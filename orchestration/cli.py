@@ -307,7 +307,11 @@ def _status() -> int:
     print(f"Archived copies: {archive_root(paths.warehouse_path)}/<sha256>/<file> (audit.file_loads.archive_path)")
     print("Admin extracts per year (current files; workbooks arrive one at a time: a partial year is "
           "published for the municipalities that delivered)")
-    print(con.sql(ADMIN_YEARS_SQL.replace("{boundary_sets}", _boundary_sets_relation(con))))
+    try:
+        print(con.sql(ADMIN_YEARS_SQL))
+    except Exception:  # a warehouse built before the coverage model: the counts alone
+        print(con.sql("select year, count(distinct municipality_code) as municipalities from raw.admin_table_rows "
+                      "group by year order by year"))
     print("Load attempts by status (audit.file_loads)")
     print(con.sql("""select source_kind, status, count(*) as attempts, max(loaded_at) as last_at
                      from audit.file_loads group by all order by all"""))
@@ -320,32 +324,18 @@ def _status() -> int:
     return 0
 
 
-# each admin year: municipalities delivered against the units of its boundary set ("1 of 42 delivered")
+# each admin year: municipalities delivered against the units of its boundary set ("1 of 42 delivered"),
+# as the warehouse's model says it (intermediate.int_admin__year_coverage)
 ADMIN_YEARS_SQL = """
-    with years as (
-        select year, count(distinct municipality_code) as delivered, count(distinct source_file) as files,
-               max(f.loaded_at) as last_loaded
+    with files as (
+        select year, count(distinct source_file) as files, max(f.loaded_at) as last_loaded
         from raw.admin_table_rows r left join audit.file_loads f using (load_id)
         group by year
     )
-    select y.year, y.delivered || ' of ' || b.n_units || ' delivered' as municipalities,
-           case when y.delivered >= b.n_units then 'complete' else 'partial' end as status, y.files, y.last_loaded
-    from years y
-    left join {boundary_sets} b
-      on y.year >= b.first_report_year and (b.last_report_year is null or y.year <= b.last_report_year)
-    order by y.year"""
-
-
-def _boundary_sets_relation(con) -> str:
-    """The seed of boundary sets as the warehouse holds it (dbt's reference schema), or the seed file."""
-    try:
-        con.execute("select 1 from reference.boundary_sets limit 1")
-        return "reference.boundary_sets"
-    except Exception:
-        from ingest.settings import DBT_SEED_DIR
-        from orchestration.publish import sql_literal
-
-        return f"read_csv({sql_literal(DBT_SEED_DIR / 'reference' / 'boundary_sets.csv')})"
+    select c.year, c.year_coverage_en as municipalities,
+           case when c.is_complete_year then 'complete' else 'partial' end as status, files.files, files.last_loaded
+    from intermediate.int_admin__year_coverage c left join files using (year)
+    order by c.year"""
 
 
 def _last_runs() -> None:

@@ -114,21 +114,13 @@ QUALITY_TABLES = {
 }
 
 
-# Read from the warehouse's raw tables and reference seeds, in words and counts only.
+# Read from the warehouse's models and audit, in words and counts only.
 QUALITY_DATA_TABLES = {
     # each admin year: how many municipalities have delivered their workbook ("1 of 42 delivered")
     "quality_admin_years": """
-        with years as (
-            select cast(year as integer) as year, count(distinct municipality_code) as delivered
-            from wh.raw.admin_table_rows group by year
-        )
-        select y.year, cast(y.delivered as integer) as municipalities_delivered, cast(b.n_units as integer) as municipalities_expected,
-               y.delivered >= b.n_units as is_complete_year,
-               y.delivered || ' no ' || b.n_units || ' iesniegti' as year_coverage_lv,
-               y.delivered || ' of ' || b.n_units || ' delivered' as year_coverage_en
-        from years y
-        join wh.reference.boundary_sets b
-          on y.year >= b.first_report_year and (b.last_report_year is null or y.year <= b.last_report_year)""",
+        select cast(year as integer) as year, municipalities_delivered, municipalities_expected, is_complete_year,
+               year_coverage_lv, year_coverage_en
+        from wh.intermediate.int_admin__year_coverage""",
     # survey rows the firm's own status excluded (codebook row_status), per wave of the delivery it holds now
     # and reason: the reason in words (ingest/config/survey_delivery.yml), never the delivered status
     "quality_rows_excluded": """
