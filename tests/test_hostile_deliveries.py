@@ -350,6 +350,8 @@ def test_unambiguous_euros_load_as_written(con, tmp_path, value, expected):
 
 
 def survey_csv(tmp_path, rows, **codebook_kw):
+    # the small waves here are Rīga's: a local survey's plan (issue 22: a national plan needs every region)
+    codebook_kw.setdefault("coverage", sorted({str(r[1]) for r in rows}))
     path = write_bytes(tmp_path / "landing" / "survey" / "2029" / "dati.csv", csv_bytes(HEADER, rows))
     cb_path = tmp_path / "wave_2029.yml"
     cb_path.write_text(codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31"), **codebook_kw), encoding="utf-8")
@@ -452,7 +454,7 @@ def test_a_sav_with_cp1257_labels_names_the_variable_and_how_to_declare_the_enco
         "codebook: `delivery: {format: spss, ..., encoding: cp1257}` (value: \"b'Piln\\\\xeegi uzticos'\")")
     # declared as the message says, it loads with the label as written
     cb_path.write_text(codebook_yaml(2029, fmt="spss", data_file="*.sav", fieldwork=("2029-02-01", "2029-03-31"),
-                                     delivery_extra="  encoding: cp1257\n"), encoding="utf-8")
+                                     delivery_extra="  encoding: cp1257\n", coverage=["0001000"]), encoding="utf-8")
     assert load_survey_wave(con, path, load_codebook(cb_path), retry=True)["status"] == "loaded"
     assert con.execute("select label from raw.survey_value_labels where variable = 'uzt' and code = 1").fetchone() \
         == ("Pilnīgi uzticos",)
@@ -607,7 +609,8 @@ def test_the_archive_holds_only_files_a_delivery_rule_matched(con, tmp_path):
     write_bytes(folder / "vecais_dati.csv.bak", b"an old export")
     cb_path = folder / "wave_2029.yml"
     cb_path.write_text(codebook_yaml(2029, data_file="*_dati.csv", fieldwork=("2029-02-01", "2029-03-31"),
-                                     delivery_extra='  code_list_file: "*_kodi.csv"\n'), encoding="utf-8")
+                                     delivery_extra='  code_list_file: "*_kodi.csv"\n', coverage=["0001000"]),
+                       encoding="utf-8")
     [wf] = wave_folders(tmp_path / "landing" / "survey")
     assert load_survey_wave(con, wf.data_file, wf.codebook)["status"] == "loaded"
     assert archive_of(tmp_path) == {f"{sha256_file(p)}/{p.name}": sha256_file(p) for p in (data, codes, cb_path)}

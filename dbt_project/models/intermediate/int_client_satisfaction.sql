@@ -6,8 +6,6 @@
 with answers as (
     select * from {{ ref('int_survey__answers') }}
     where item_code = 'client_satisfaction'
-        -- a national figure: waves whose fieldwork plan is national only (a local survey is not Latvia)
-        and wave_year in (select wave_year from {{ ref('stg_survey__waves') }} where coverage_plan = 'national')
 ),
 
 respondents as (
@@ -26,6 +24,7 @@ clients_asked as (
         on answers.respondent_key = respondents.respondent_key
         and answers.wave_year = respondents.wave_year
     where respondents.is_client
+        and respondents.counts_for_latvia  -- a national figure: a local survey (codebook coverage) is not Latvia
         and (answers.harmonised_value is not null or answers.missing_reason = 'hard_to_say')
 )
 

@@ -13,38 +13,13 @@ with responses as (
     select * from {{ ref('int_indicator_responses') }}
 ),
 
--- Which geographies a wave can speak for (its fieldwork plan, codebook `coverage`, checked by the loader):
--- a national wave for Latvia and every region; a local survey only for its municipalities and for a
--- region whose every unit it planned. A local survey is never published as national.
-waves as (
-    select wave_year, boundary_set, coverage_plan, planned_municipalities from {{ ref('stg_survey__waves') }}
-),
-
-planned as (
-    select wave_year, unnest(string_split(planned_municipalities, ',')) as municipality_code
-    from waves where coverage_plan = 'municipalities'
-),
-
-regions_covered as (
-    select waves.wave_year, units.region_2009_2023 as region
-    from waves
-    inner join {{ ref('int_municipalities') }} as units on units.boundary_set = waves.boundary_set
-    left join planned
-        on planned.wave_year = waves.wave_year and planned.municipality_code = units.municipality_code
-    where waves.coverage_plan = 'municipalities'
-    group by all
-    having bool_and(planned.municipality_code is not null)
-),
-
 by_geography as (
-    select *, 'national' as geo_level, 'LV' as geo_code from responses
-    where wave_year in (select wave_year from waves where coverage_plan = 'national')
+    -- which geographies a wave can speak for (its fieldwork plan, codebook `coverage`, checked by the loader):
+    -- a national wave for Latvia and every region; a local survey only for its municipalities and for a region
+    -- it planned whole. A local survey is never published as national.
+    select *, 'national' as geo_level, 'LV' as geo_code from responses where counts_for_latvia
     union all
-    select *, 'region', region from responses
-    where region is not null
-        and (wave_year in (select wave_year from waves where coverage_plan = 'national')
-             or exists (select 1 from regions_covered as c
-                        where c.wave_year = responses.wave_year and c.region = responses.region))
+    select *, 'region', region from responses where region is not null and counts_for_region
     union all
     select *, 'municipality', current_municipality_code from responses where current_municipality_code is not null
 ),
