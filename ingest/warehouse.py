@@ -392,10 +392,13 @@ def load_survey_wave(con, path: Path | list[Path], cb: Codebook, *, run_id: str 
             if t.size == 0:
                 raise IngestError(d, "the file is empty")
         cb_read = load_codebook(taken[n_data].local, shown_as=as_delivered(cb.path))
+        in_parts = bool(cb_read.delivery.get("parts"))  # a wave in parts: its size is the union's
         parts = [read_survey_file(t.local, cb_read, code_lists=[x.local for x in taken[n_data + 1:]],
-                                  clock=(t.delivered, t.sha256), part=n_data > 1) for t in data]
-        delivery = _union(parts, [d for d in delivered], cb_read) if n_data > 1 else parts[0]
-        coverage = check_coverage(delivery, cb_read, shown_wave)
+                                  clock=(t.delivered, t.sha256), part=in_parts) for t in data]
+        delivery = _union(parts, [d for d in delivered], cb_read) if in_parts else parts[0]
+        coverage = check_coverage(delivery, cb_read, shown_wave)  # a part alone is incomplete before it is small
+        if in_parts:
+            _check_union_size(delivery, delivered, cb_read)
     except Quarantine as exc:
         exc.relocated(names)
         return {"wave": cb.wave, **quarantine_unread(con, "survey", key, exc, retry=retry, taken=data[0],
@@ -471,12 +474,6 @@ def _union(parts: list, delivered: list[Path], cb: Codebook):
                                   column=cb.respondent_id, value=rid)
             first_of[rid] = (k, int(part.file_rows[row_number - 1]))
     n = sum(p.n_respondents for p in parts)
-    lo, hi = cb.expected_respondents
-    if not lo <= n <= hi:
-        raise IngestError(delivered[0], f"the wave's {len(parts)} parts ({', '.join(printable(d.name) for d in delivered)}) "
-                          f"have {n} respondents together, {'fewer' if n < lo else 'more'} than the "
-                          f"{lo if n < lo else hi} expected for wave {cb.wave} (expected_respondents in codebook "
-                          f"{cb.path.name} or ingest/config/survey_delivery.yml)")
     offset, cells = 0, []
     for p in parts:
         cells.append(p.cells.assign(row_number=p.cells["row_number"] + offset))
@@ -489,6 +486,18 @@ def _union(parts: list, delivered: list[Path], cb: Codebook):
     out.excluded = [dict(e, file=d.name) for p, d in zip(parts, delivered) for e in p.excluded]
     out.municipalities = pd.concat([p.municipalities for p in parts], ignore_index=True)
     return out
+
+
+def _check_union_size(delivery, delivered: list[Path], cb: Codebook) -> None:
+    """A wave in parts: the union against expected_respondents (each part alone may be small)."""
+    n = delivery.n_respondents
+    lo, hi = cb.expected_respondents
+    if not lo <= n <= hi:
+        names = ", ".join(printable(d.name) for d in delivered)
+        raise IngestError(delivered[0], f"the wave's {len(delivered)} part{'s' if len(delivered) > 1 else ''} ({names}) "
+                          f"have {n} respondents together, {'fewer' if n < lo else 'more'} than the "
+                          f"{lo if n < lo else hi} expected for wave {cb.wave} (expected_respondents in codebook "
+                          f"{cb.path.name} or ingest/config/survey_delivery.yml)")
 
 
 def _merge_aliases(aliases: list[dict]) -> list[dict]:

@@ -195,6 +195,8 @@ def _validate(args) -> int:
                 result = load_survey_wave(con, wf.data_files, wf.codebook, delivered_as=config["delivered_as"])
                 if result["status"] == "loaded":
                     print(f"  read: {result.get('respondents')} respondents, {result['rows']} cells")
+                    for line in result.get("coverage", []):
+                        print(f"  {line}")
             else:
                 [path] = config["staged_admin"][str(args.year)]
                 result = load_admin_extract(con, Path(path), expected_year=args.year,

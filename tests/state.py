@@ -13,7 +13,8 @@ import duckdb
 # tables a failed run is allowed (and required) to add rows to
 AUDIT_TABLES = {"audit.file_loads", "audit.validation_runs", "audit.validation_expectations"}
 # the snapshot's tables that are refreshed after every run, also a failed one
-SNAPSHOT_STATUS_TABLES = {"quality_status", "quality_file_loads", "_quality_info"}
+SNAPSHOT_STATUS_TABLES = {"quality_status", "quality_file_loads", "_quality_info", "quality_admin_years",
+                          "quality_rows_excluded"}
 
 
 def table_fingerprints(db: Path, skip: set[str] = frozenset(),

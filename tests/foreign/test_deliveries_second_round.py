@@ -457,3 +457,43 @@ def test_the_run_summary_names_the_step_that_failed():
                                       "checks above), after 4 steps began")
     never = RunSummary("r2", False, resolve_paths(), run_error="the warehouse is locked by pid 7")
     assert never.failure_line() == "the run FAILED before its steps could run: the warehouse is locked by pid 7"
+
+
+def test_make_load_of_one_part_takes_the_wave_s_other_parts_from_landing_along(tmp_path, monkeypatch):
+    """`make load FILE=<the regions team's file>` for a wave in parts: the Rīga team's part already in landing
+    stays a part of the wave (staged with it); a part of the same name would be replaced."""
+    import argparse
+
+    from ingest.settings import resolve_paths
+    from orchestration.cli import _stage
+
+    monkeypatch.setenv("TRUST_DATA_DIR", str(tmp_path / "data"))
+    paths = resolve_paths().ensure()
+    landing = paths.survey_landing / "2029"
+    riga = write_bytes(landing / "dati_riga.csv", csv_bytes(HEADER, rows_by_rule(30, ["0001000"], first_id=100001)))
+    (landing / "wave_2029.yml").write_text(codebook_yaml(2029, fieldwork=FIELDWORK, data_file="dati_*.csv",
+                                                         delivery_extra="  parts: true\n"), encoding="utf-8")
+    given = write_bytes(tmp_path / "saņemts" / "dati_regioni.csv",
+                        csv_bytes(HEADER, rows_by_rule(60, [u for u in units_42() if u != "0001000"], first_id=200001)))
+    args = argparse.Namespace(file=str(given), codebook=None, with_files=[], wave=2029, year=None)
+    config, notes = _stage(paths, args, tmp_path / "staged")
+    staged = tmp_path / "staged" / "survey" / "2029"
+    assert sorted(p.name for p in staged.iterdir()) == ["dati_regioni.csv", "dati_riga.csv", "wave_2029.yml"]
+    assert (staged / "dati_riga.csv").read_bytes() == riga.read_bytes()
+    assert config["delivered_as"][str(staged / "dati_riga.csv")] == str(riga)
+    assert config["delivered_as"][str(staged / "dati_regioni.csv")] == str(given.resolve())
+    assert "with the wave's other parts in the landing folder: dati_riga.csv" in notes
+
+
+def test_parts_that_together_are_fewer_than_expected_are_refused(con, tmp_path):
+    folder = tmp_path / "landing" / "survey" / "2029"
+    a = write_bytes(folder / "dati_riga.csv", csv_bytes(HEADER, rows_by_rule(30, ["0001000"], first_id=100001)))
+    b = write_bytes(folder / "dati_regioni.csv", csv_bytes(HEADER, rows_by_rule(
+        60, [u for u in units_42() if u != "0001000"], first_id=200001)))
+    cb = write_codebook(tmp_path, codebook_yaml(2029, fieldwork=FIELDWORK, data_file="dati_*.csv", expected=(500, 20000),
+                                                delivery_extra="  parts: true\n"))
+    with pytest.raises(IngestError) as err:
+        load_survey_wave(con, [a, b], cb)
+    assert err.value.describe() == (
+        f"file {a}: the wave's 2 parts (dati_riga.csv, dati_regioni.csv) have 90 respondents together, fewer than the "
+        "500 expected for wave 2029 (expected_respondents in codebook wave_2029.yml or ingest/config/survey_delivery.yml)")
