@@ -29,6 +29,7 @@ import pandas as pd
 from estimation.small_area import ModelConfig, design_matrix, estimate_wave, load_config
 from estimation.weighting import cell, population_targets, rake
 from ingest.codebook import codebook_for_wave
+from ingest.sample.quality import World
 from ingest.sample.survey_generic import WAVES, _weights, draw_harmonised, municipalities, true_municipal_trust
 from ingest.settings import current_boundary_set, resolve_paths
 
@@ -94,9 +95,9 @@ def load_inputs(warehouse) -> Inputs:
     return Inputs(provision, current, units, population_targets(ref))
 
 
-def draw_wave(spec, cb, rng: np.random.Generator, inputs: Inputs) -> pd.DataFrame:
+def draw_wave(spec, cb, rng: np.random.Generator, inputs: Inputs, world: World) -> pd.DataFrame:
     """One replicate of a wave: respondents with their current municipality, weight and trust answer."""
-    df = draw_harmonised(spec, cb, rng)
+    df = draw_harmonised(spec, cb, rng, world)
     units = inputs.units[inputs.units["boundary_set"] == cb.boundary_set].set_index("municipality_code")
     if cb.weight:
         w = _weights(df, municipalities(cb.boundary_set), rng)
@@ -133,7 +134,7 @@ COMPARE = ("amrl_yl", "amrl_ll", "reml")
 
 def replicate_benchmark(inputs: Inputs, replicates: int, seed: int = DEFAULT_SEED,
                         config: ModelConfig | None = None, compare: tuple[str, ...] = COMPARE,
-                        progress=None) -> tuple[list[dict], pd.DataFrame]:
+                        progress=None, world: World | None = None) -> tuple[list[dict], pd.DataFrame]:
     """Per wave, pooled over replicates and municipalities: the configured model (with its
     leave-one-out synthetic estimates) and, for comparison, the EBLUP/MSE of the methods in
     `compare` on the same samples. Returns the table rows and the raw per-replicate,
@@ -141,12 +142,13 @@ def replicate_benchmark(inputs: Inputs, replicates: int, seed: int = DEFAULT_SEE
     config = config or load_config()
     compare = tuple(m for m in compare if m != config.variance_method)
     waves = [(spec, codebook_for_wave(spec.wave)) for spec in WAVES]
-    truths = {spec.wave: true_municipal_trust(spec, cb) for spec, cb in waves}
+    world = world or World()
+    truths = {spec.wave: true_municipal_trust(spec, cb, world) for spec, cb in waves}
     frames = []
     for r in range(replicates):
         rng = np.random.default_rng([seed, r])
         for spec, cb in waves:
-            direct, p_nat = direct_estimates(draw_wave(spec, cb, rng, inputs))
+            direct, p_nat = direct_estimates(draw_wave(spec, cb, rng, inputs, world))
             est = estimate_wave(spec.wave, direct, p_nat, inputs.provision, inputs.municipalities, config)
             est["replicate"] = r
             est["truth"] = est["municipality_code"].map(truths[spec.wave])
@@ -271,8 +273,9 @@ def main(argv=None) -> int:
         if done % 10 == 0 or done == total:
             print(f"  {done}/{total} replicates, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
 
+    world = World(**{k: truth["world"][k] for k in ("seed", "trust_provision_effect")}) if "world" in truth else World()
     rows, raw = replicate_benchmark(load_inputs(paths.warehouse_path), args.replicates, args.seed, config,
-                                    progress=progress)
+                                    progress=progress, world=world)
     totals = overall(raw)
     print(f"\n{args.replicates} replicate samples (seed {args.seed}), pooled over replicates and the "
           f"{raw['municipality_code'].nunique()} municipalities:\n")

@@ -84,6 +84,14 @@ def nchs_flags(p, n_eff, lower, upper, df, rules: dict):
     return (reliable.tolist(), [r or None for r in reason.tolist()], review.tolist(), review_reason)
 
 
+def round_half_up(x, decimals: int) -> np.ndarray:
+    """Rounding as the published figures are rounded (macro publish_round: DuckDB's round() of the
+    value first snapped to 9 decimals): half away from zero, for shares in [0, 1]."""
+    x = np.round(np.asarray(x, dtype=float), 9)
+    scale = 10.0 ** decimals
+    return np.floor(x * scale + 0.5) / scale
+
+
 def two_sided_p(z):
     z = np.abs(np.asarray(z, dtype=float))
     return stats.norm.sf(z) * 2

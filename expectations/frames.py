@@ -77,7 +77,7 @@ def provision_by_year_frame(con) -> Frame:
 
 
 def client_satisfaction_frame(con) -> Frame:
-    df = con.execute("select wave_year, n_unweighted from marts.mart_client_satisfaction order by wave_year").df()
+    df = con.execute("select wave_year, n_unweighted from intermediate.int_client_satisfaction order by wave_year").df()
     return Frame("client satisfaction", "all", df, year_column="wave_year")
 
 

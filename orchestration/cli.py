@@ -26,18 +26,22 @@ from pathlib import Path
 from ingest.settings import resolve_paths
 
 
-def _sample(force: bool, scale: int = 1) -> None:
+def _sample(force: bool, scale: int = 1, seed: int | None = None, effect: float | None = None) -> None:
     from ingest.sample import generate_sample
+    from ingest.sample.quality import DEFAULT_SEED, DEFAULT_TRUST_PROVISION_EFFECT
 
     paths = resolve_paths().ensure()
     if not force and any(paths.landing_dir.glob("*/*/*")):
         print(f"landing folder already has deliveries: {paths.landing_dir} (use --force to regenerate)")
         return
     t0 = time.monotonic()
-    truth = generate_sample(paths.landing_dir, scale=scale)
+    seed = DEFAULT_SEED if seed is None else seed
+    effect = DEFAULT_TRUST_PROVISION_EFFECT if effect is None else effect
+    truth = generate_sample(paths.landing_dir, seed=seed, scale=scale, trust_provision_effect=effect)
     print(f"sample written to {paths.landing_dir} in {time.monotonic() - t0:.1f} s: "
           f"survey waves {', '.join(sorted(truth['survey']))}; {len(truth['admin']['values'])} admin extracts "
-          f"(municipality-years {truth['admin']['years'][0]}-{truth['admin']['years'][-1]})")
+          f"(municipality-years {truth['admin']['years'][0]}-{truth['admin']['years'][-1]}); "
+          f"world seed {seed}, trust-provision effect {effect:g} per SD of service quality")
 
 
 def _print_summary(summary, t0: float) -> int:  # noqa: D103
@@ -324,6 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("sample", help="write the seeded sample deliveries")
     s.add_argument("--force", action="store_true", help="overwrite existing deliveries")
     s.add_argument("--scale", type=int, default=1, help="multiply every wave's respondents (benchmarks)")
+    s.add_argument("--seed", type=int, default=None,
+                   help="seed of the world (service quality, area effects) and of the sample drawn from it "
+                        "(default 20170, the shipped sample)")
+    s.add_argument("--trust-provision-effect", type=float, default=None, metavar="X",
+                   help="trust's shift per standard deviation of service quality, in the generator's units "
+                        "(probability mass moved to the positive trust answers); 0 = no trust-provision link; "
+                        "default 0.10, the shipped sample")
     r = sub.add_parser("run", help="build the warehouse through Dagster")
     r.add_argument("--retry-held", action="store_true", help="retry deliveries rejected or quarantined before")
     sub.add_parser("reports", help="rebuild the report site from the published snapshot")
@@ -358,7 +369,7 @@ def _dispatch(args) -> int:
     if args.command == "validate":
         return _validate(args)
     if args.command == "sample":
-        _sample(args.force, args.scale)
+        _sample(args.force, args.scale, args.seed, args.trust_provision_effect)
         return 0
     if args.command == "run":
         return _run(args.retry_held)

@@ -9,7 +9,7 @@ raking are computed) and public population figures (the reference seeds). She ru
      margins, then, for every small municipality, searches all splits into women and men and all
      numerators that reproduce every published figure of the municipality and its sex cells
      (count, share, effective n, interval) - and of a published equal-weight cell its own counts;
-  A2 model-error inversion: solves the published model errors of mart_trust_provision for the
+  A2 model-error inversion: solves the published model errors of mart_trust_comparisons for the
      sampling variances (Prasad-Rao MSE, with the published covariates), i.e. the effective n of
      municipalities whose direct cell is suppressed;
   A3 linked tables + LP interval attack: for every indicator and wave, one linear program over all
@@ -639,7 +639,14 @@ def attack_model_error(pub: Published) -> list[Finding]:
     """Solve the published RMSEs for the sampling variances D_i = p(1 - p) / n_eff_i, assuming the
     documented Fay-Herriot model with Prasad-Rao MSE (g1 + g2 + 2 g3, REML variance of sigma2_u)
     and the published covariates; the D of municipalities with a published effective n are known."""
-    tp = pub.tables["mart_trust_provision"]
+    tp = pub.tables["mart_trust_comparisons"]
+    tp = tp[tp["geo_level"] == "municipality"].rename(columns={"geo_code": "municipality_code"}).copy()
+    # the model's RMSE as published: the interval is +/- 1.96 RMSE, ends rounded outwards
+    tp["trust_modelled_rmse"] = (tp["ci_high"] - tp["ci_low"]) / (2 * 1.959963984540054)
+    direct = pub.est[(pub.est["indicator_code"] == "trust_top2") & (pub.est["geo_level"] == "municipality")
+                     & (pub.est["subgroup_type"] == "all") & (pub.est["measure"] == "share_incl_hard_to_say")]
+    suppressed = {(r.wave_year, r.geo_code): bool(r.is_suppressed) for r in direct.itertuples()}
+    tp["trust_direct_is_suppressed"] = [suppressed.get((w, c), True) for w, c in zip(tp["wave_year"], tp["municipality_code"])]
     prov = pub.tables["mart_provision_per_capita"]
     e = pub.est
     out = []

@@ -91,7 +91,7 @@ def test_a_wave_blocked_by_a_gate_is_quarantined_and_the_next_runs_succeed(ops, 
     fixed, truth = corrected_wave(tmp_path / "b", 2027)
     assert load(fixed, "--wave", 2027) == 0
     with duckdb.connect(str(ops.warehouse_path), read_only=True) as con:
-        n27, n28 = (con.execute("select n_unweighted from marts.mart_client_satisfaction where wave_year = ?", [w])
+        n27, n28 = (con.execute("select n_unweighted from intermediate.int_client_satisfaction where wave_year = ?", [w])
                     .fetchone()[0] for w in (2027, 2028))
     assert n27 == truth["client_satisfaction"]["n_unweighted"]
     assert n28 == ops_truth(ops)["2028"]["client_satisfaction"]["n_unweighted"]  # the last good 2028
@@ -230,6 +230,6 @@ def test_a_corrected_csv_wave_replaces_its_code_list_too(ops, tmp_path):
     assert (ops.survey_landing / "2027" / code_list.name).read_text(encoding="cp1257") == text
     with duckdb.connect(str(ops.warehouse_path), read_only=True) as con:
         labels = [r[0] for r in con.execute("select label from raw.survey_value_labels where wave = 2027").fetchall()]
-        n = con.execute("select n_unweighted from marts.mart_client_satisfaction where wave_year = 2027").fetchone()[0]
+        n = con.execute("select n_unweighted from intermediate.int_client_satisfaction where wave_year = 2027").fetchone()[0]
     assert "Pilnīgi uzticos (labots)" in labels
     assert n == truth["client_satisfaction"]["n_unweighted"]

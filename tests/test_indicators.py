@@ -159,22 +159,47 @@ def protected_cells(con):
 
 
 def test_primary_suppression_is_exactly_the_stated_rules(sample_build):
-    """A cell is primary-suppressed iff fewer than 10 with an opinion, an empty or full numerator, or
-    (at most two different weights in the cell) fewer than 10 in or outside the numerator - recomputed from the respondents' cells."""
+    """A cell is primary-suppressed iff fewer than 10 with an opinion, any share it would publish is
+    0 % or 100 %, or (at most two different weights in the cell) an answer class its published shares
+    separate has fewer than 10 - recomputed from the respondents' cells. Which measures a cell
+    publishes follows from its band and its wave's weighting alone (four from 100 respondents asked,
+    unless its respondents carry at most two different weights)."""
     with sample_build.warehouse() as con:
-        cells = con.execute("""select c.*, p.suppression_reason, p.withhold_opinion_pair
+        cells = con.execute("""select c.*, p.suppression_rule, p.publishes_all_measures
                                from intermediate.int_indicator_cells c
                                join intermediate.int_indicator_cells_protected p
                                  using (indicator_code, wave_year, geo_level, geo_code, subgroup_type, subgroup_value)""").df()
-    t, b = cells["n_numerator"], cells["n_unweighted"]
+    t, b, a = cells["n_numerator"], cells["n_unweighted"], cells["n_asked"]
+    o, h, r = cells["n_with_opinion"] - t, cells["n_hard_to_say"], cells["n_refused"]
     equal = cells["n_weight_values"] <= 2  # few weights: a share and its interval give the counts
-    rule = (cells["n_with_opinion"] < 10) | (t == 0) | (t == b) | (equal & ((t < 10) | (b - t < 10)))
-    primary = cells["suppression_reason"].fillna("").str.startswith("primary")
+    full = (a >= 100) & ~equal
+    assert (cells["publishes_all_measures"] == full).all()
+    rule = ((cells["n_with_opinion"] < 10) | (t == 0) | (t == b)
+            | (full & ((t == a) | (o == 0) | (h == 0) | (h == b)))
+            | (equal & ((t < 10) | (b - t < 10) | (full & ((o < 10) | (h < 10) | ((r > 0) & (r < 10)))))))
+    primary = cells["suppression_rule"] == "primary"
     assert (primary == rule).all()
-    o, h = cells["n_with_opinion"] - t, cells["n_hard_to_say"]
-    pair_rule = ((o == 0) | (h == 0) | (equal & ((o < 10) | (h < 10)))) & cells["suppression_reason"].isna()
-    assert (cells["withhold_opinion_pair"] == pair_rule).all()
-    assert primary.sum() > 0 and pair_rule.sum() > 0
+    assert primary.sum() > 0 and (full & rule & (h == 0)).sum() >= 0
+
+
+def test_a_cell_is_published_or_withheld_with_all_its_measures(sample_build):
+    """No cell publishes some measures and withholds others (issue 20: a withheld "with an opinion"
+    next to a published "incl. hard to say" said that nobody answered "hard to say"), and every
+    withheld cell gives the same reason."""
+    with sample_build.snapshot() as con:
+        mixed = con.execute("""select count(*) from (
+                                 select indicator_code, wave_year, geo_level, geo_code, subgroup_type, subgroup_value
+                                 from mart_indicator_estimates group by all
+                                 having count(distinct is_suppressed) > 1
+                                     or count(*) filter (where not is_suppressed and estimate is null) > 0)""").fetchone()[0]
+        measures = con.execute("""select n_band_low >= 100 and weight_source = 'delivered' as big, count(distinct measure)
+                                  from mart_indicator_estimates group by all order by 1""").fetchall()
+        reasons = con.execute("""select distinct suppression_reason, suppression_reason_lv from mart_indicator_estimates
+                                 where is_suppressed""").fetchall()
+    assert mixed == 0
+    assert dict(measures)[True] == 4
+    assert reasons == [("not published: too few respondents or a disclosure risk",
+                        "nav publicēts: par maz respondentu vai atklāšanas risks")]
 
 
 def test_every_linked_set_has_no_or_at_least_two_suppressed_cells(sample_build):
@@ -216,11 +241,10 @@ def test_a_suppressed_total_with_published_members_gets_a_partner():
     ]
     cells = pd.DataFrame(rows)
     cells.loc[0, "n_with_opinion"] = 9  # the total falls under the threshold (e.g. after late refusals)
-    rules = {"min_unweighted_n": 10, "min_category_n": 10, "max_weight_values_count_rule": 2}
+    rules = {"min_unweighted_n": 10, "min_category_n": 10, "max_weight_values_count_rule": 2,
+             "full_measures_min_n": 100}
     out = protected.protect(cells, rules, {"m1": "R"}).set_index("subgroup_value")
-    assert out["suppression_reason"].str.split(":").str[0].to_dict() == {
-        "all": "primary", "female": None, "male": "complementary"} or out["is_suppressed"].to_dict() == {
-        "all": True, "female": False, "male": True}
+    assert out["suppression_rule"].to_dict() == {"all": "primary", "female": None, "male": "complementary"}
 
 
 def test_complementary_suppression_does_not_depend_on_row_order(sample_build):
@@ -232,14 +256,14 @@ def test_complementary_suppression_does_not_depend_on_row_order(sample_build):
         units = con.execute("select municipality_code, region_2009_2023 from marts.dim_municipality "
                             "where boundary_set = 'post2025_42'").fetchall()
     rules = {"min_unweighted_n": 10, "min_category_n": 10, "max_weight_values_count_rule": 2,
-             "protection_min_count_range": 5}
+             "protection_min_count_range": 5, "full_measures_min_n": 100}
     bands = [(10, 19), (20, 29), (30, 49), (50, 99), (100, 199), (200, 499), (500, 999), (1000, 1999),
              (2000, 4999), (5000, float("inf"))]
     results = []
     for seed in (1, 2, 3):
         shuffled = cells.sample(frac=1.0, random_state=np.random.RandomState(seed))
         out = protected.protect(shuffled, rules, dict(units), bands).sort_values(CELL).reset_index(drop=True)
-        results.append(out[CELL + ["is_suppressed", "suppression_reason", "withhold_opinion_pair"]])
+        results.append(out[CELL + ["is_suppressed", "suppression_rule", "publishes_all_measures"]])
     assert results[0]["is_suppressed"].sum() > 0
     assert results[0].equals(results[1]) and results[0].equals(results[2])
 
@@ -270,11 +294,13 @@ def test_change_is_against_the_previous_wave_that_asked_the_item(sample_build):
 
 
 def test_change_interval_and_false_discovery_rate(sample_build):
-    """Difference, its interval from the linearised variances, and the Benjamini-Hochberg decision
-    recomputed here for one whole family (wave pair x geography level)."""
+    """Difference, its interval from the variances of what is published, and the Benjamini-Hochberg
+    decision recomputed here for one whole family (wave pair x geography level): only changes between
+    two reliable estimates are tested, the others are never significant."""
     with sample_build.warehouse() as con:
         fam = con.execute(
-            """select c.*, a.estimate as p_from, a.variance as v_from, b.estimate as p_to, b.variance as v_to
+            """select c.*, a.estimate as p_from, a.published_variance as v_from, b.estimate as p_to,
+                      b.published_variance as v_to, a.published_is_reliable and b.published_is_reliable as tested
                from intermediate.int_indicator_changes c
                join intermediate.int_indicator_estimates a on a.indicator_code = c.indicator_code and a.wave_year = c.wave_from
                  and a.geo_level = c.geo_level and a.geo_code = c.geo_code and a.subgroup_type = c.subgroup_type
@@ -282,7 +308,7 @@ def test_change_interval_and_false_discovery_rate(sample_build):
                join intermediate.int_indicator_estimates b on b.indicator_code = c.indicator_code and b.wave_year = c.wave_to
                  and b.geo_level = c.geo_level and b.geo_code = c.geo_code and b.subgroup_type = c.subgroup_type
                  and b.subgroup_value = c.subgroup_value and b.measure = c.measure
-               where c.geo_level = 'municipality' and c.wave_from = 2024 and c.wave_to = 2025""").df()
+               where c.geo_level = 'region' and c.wave_from = 2017 and c.wave_to = 2022""").df()
         published = con.execute(
             """select count(*) filter (where is_significant), count(*) from marts.mart_indicator_changes
                where geo_level = 'municipality'""").fetchone()
@@ -290,6 +316,9 @@ def test_change_interval_and_false_discovery_rate(sample_build):
     d = fam["p_to"] - fam["p_from"]
     se = np.sqrt(fam["v_from"] + fam["v_to"])
     assert np.allclose(fam["difference"], d) and np.allclose(fam["difference_ci_low"], d - z * se)
+    assert not fam.loc[~fam["tested"], "is_significant"].any() and fam.loc[~fam["tested"], "q_value"].isna().all()
+    fam = fam[fam["tested"]].reset_index(drop=True)
+    d, se = fam["p_to"] - fam["p_from"], np.sqrt(fam["v_from"] + fam["v_to"])
     pv = 2 * stats.norm.sf(np.abs(d / se))
     m = len(pv)
     order = np.argsort(pv)
@@ -331,7 +360,7 @@ class _FakeDbt:
 
 
 def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_sample(sample_build):
-    """int_trust_small_area's synthetic_estimate / synthetic_mse (what mart_trust_provision publishes
+    """int_trust_small_area's synthetic_estimate / synthetic_mse (what mart_trust_comparisons publishes
     where the direct cell is not shown): change one municipality's respondents completely and its
     values stay the same - so they cannot be inverted for its sample size. Its EBLUP does change."""
     model = load_model("int_trust_small_area")
@@ -340,9 +369,10 @@ def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_samp
                   "int_provision__per_capita": con.execute("select * from intermediate.int_provision__per_capita").df(),
                   "int_municipalities": con.execute("select * from intermediate.int_municipalities").df()}
         published = con.execute(
-            """select t.wave_year, t.municipality_code, t.trust_modelled, t.trust_modelled_rmse, s.synthetic_estimate,
-                      s.synthetic_mse from marts.mart_trust_provision t
-               join intermediate.int_trust_small_area s using (municipality_code, wave_year)""").df()
+            """select t.wave_year, t.geo_code, t.estimate, t.ci_low, t.ci_high, s.synthetic_estimate, s.synthetic_mse
+               from marts.mart_trust_comparisons t
+               join intermediate.int_trust_small_area s on s.municipality_code = t.geo_code and s.wave_year = t.wave_year
+               where t.geo_level = 'municipality' and t.estimate_type = 'modelled'""").df()
     base = model.model(_FakeDbt(frames), None)
     cells = frames["int_indicator_cells"]
     target = (cells["indicator_code"] == "trust_top2") & (cells["wave_year"] == 2026) & \
@@ -356,6 +386,9 @@ def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_samp
     for col in ("synthetic_estimate", "synthetic_mse"):
         assert other.loc[key, col].iloc[0] == pytest.approx(base.loc[key, col].iloc[0], rel=1e-9)
     assert other.loc[key, "modelled_estimate"].iloc[0] != pytest.approx(base.loc[key, "modelled_estimate"].iloc[0])
-    # the mart publishes exactly these (rounded), nothing else of the model
-    assert np.allclose(published["trust_modelled"], published["synthetic_estimate"].round(2), atol=1e-12)
-    assert np.allclose(published["trust_modelled_rmse"], np.sqrt(published["synthetic_mse"]).round(2), atol=1e-12)
+    # the mart publishes exactly these (rounded; interval +/- 1.96 RMSE, ends outwards), nothing else of the model
+    assert len(published) > 100
+    half = 1.959963984540054 * np.sqrt(published["synthetic_mse"])
+    assert np.allclose(published["estimate"], published["synthetic_estimate"].round(2), atol=1e-12)
+    assert np.allclose(published["ci_low"], np.floor(100 * (published["synthetic_estimate"] - half).clip(0, 1) + 1e-9) / 100)
+    assert np.allclose(published["ci_high"], np.ceil(100 * (published["synthetic_estimate"] + half).clip(0, 1) - 1e-9) / 100)

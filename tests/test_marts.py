@@ -1,6 +1,7 @@
 """Mart values against the generator's known truth and the published 2017 figures."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 # Published 2017 ex-ante figures (BRIEF.md, ../shared/seeds/004_*.txt), in percent.
@@ -25,12 +26,17 @@ WAVES = ["2017", "2022", "2024", "2025", "2026", "2027", "2028"]
 def test_client_satisfaction_equals_generator_truth(sample_build, wave):
     truth = sample_build.truth["survey"][wave]["client_satisfaction"]
     with sample_build.warehouse() as con:
-        row = con.execute("select * from marts.mart_client_satisfaction where wave_year = ?", [int(wave)]).df().iloc[0]
+        row = con.execute("select * from intermediate.int_client_satisfaction where wave_year = ?", [int(wave)]).df().iloc[0]
+        pub = con.execute("select * from marts.mart_client_satisfaction where wave_year = ?", [int(wave)]).df().iloc[0]
     assert row["n_unweighted"] == truth["n_unweighted"]
     # CSV deliveries carry weights rounded to 6 decimals; the others are exact.
     for answer, share in truth["weighted_shares"].items():
         assert row[f"share_{answer}"] == pytest.approx(share, abs=1e-6), answer
+        # published: whole percentage points, half away from zero
+        assert pub[f"share_{answer}"] == pytest.approx(np.floor(100 * share + 0.5) / 100, abs=1e-12), answer
     assert row["top2_share"] == pytest.approx(truth["top2_weighted"], abs=1e-6)
+    assert pub["top2_share"] == pytest.approx(np.floor(100 * truth["top2_weighted"] + 0.5) / 100, abs=1e-12)
+    assert not pub["is_suppressed"] and "n_unweighted" not in pub.index and "sum_of_weights" not in pub.index
 
 
 def test_client_ratings_improve_by_2022(sample_build):
@@ -50,7 +56,7 @@ def test_raked_wave_satisfaction_counts_equal_the_truth(sample_build):
     """2025 came without weights: the unweighted answer counts still match the generator's."""
     truth = sample_build.truth["survey"]["2025"]["client_satisfaction"]
     with sample_build.warehouse() as con:
-        n = con.execute("select n_unweighted from marts.mart_client_satisfaction where wave_year = 2025").fetchone()[0]
+        n = con.execute("select n_unweighted from intermediate.int_client_satisfaction where wave_year = 2025").fetchone()[0]
     assert n == truth["n_unweighted"]
 
 
@@ -198,11 +204,19 @@ def test_provision_mart_matches_generator_truth_for_every_municipality_year(samp
             for column, v in cells.items():
                 expected[(code, int(year), row_no, column)] = v
     with sample_build.warehouse() as con:
+        # the warehouse keeps every figure; the published fact withholds small counts (checked below)
         got = {
             (code, year, row_no, col): v
             for code, year, row_no, col, v in con.execute(
-                """select municipality_code, year, row_no, source_column, value from marts.fct_service_provision
+                """select municipality_code, year, row_no, source_column, value from intermediate.int_admin__provision
                    where availability = 'available'"""
+            ).fetchall()
+        }
+        published = {
+            (code, year, row_no, col): (v, s)
+            for code, year, row_no, col, v, s in con.execute(
+                """select municipality_code, year, row_no, source_column, value, is_suppressed
+                   from marts.fct_service_provision where availability = 'available'"""
             ).fetchall()
         }
         na = con.execute(
@@ -215,6 +229,10 @@ def test_provision_mart_matches_generator_truth_for_every_municipality_year(samp
                         **{y: 42 for y in range(2025, 2029)}}
     assert got == expected
     assert na == 0
+    # published: the same figures, except withheld ones (no value); totals and expenditure never withheld
+    assert published.keys() == expected.keys()
+    assert all(v == expected[k] for k, (v, s) in published.items() if not s)
+    assert all(v is None and k[3] not in ("total", "expenditure_eur") for k, (v, s) in published.items() if s)
 
 
 def _reference(name):

@@ -111,7 +111,7 @@ def test_new_wave_flows_into_the_facts_without_code_change(with_wave_2029):
         n, n_clients = con.execute(
             "select count(*), count(*) filter (where is_client) from marts.fct_respondent where wave_year = 2029"
         ).fetchone()
-        mart = con.execute("select * from marts.mart_client_satisfaction where wave_year = 2029").df().iloc[0]
+        mart = con.execute("select * from intermediate.int_client_satisfaction where wave_year = 2029").df().iloc[0]
         item = con.execute(
             "select label_lv, label_en, scale_code, is_in_catalogue, waves_asked from marts.dim_item "
             "where item_code = 'client_rating_waiting_time'"

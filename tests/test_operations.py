@@ -402,7 +402,7 @@ def test_two_loads_started_at_once_one_runs_the_other_waits(copy_of_build, tmp_p
     assert "waiting for the warehouse lock" in out_a + out_b
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("select sha256 from raw.survey_waves where wave = 2027").fetchone()[0] == sha256_of(new_file)
-    n = con.execute("select n_unweighted from marts.mart_client_satisfaction where wave_year = 2027").fetchone()[0]
+    n = con.execute("select n_unweighted from intermediate.int_client_satisfaction where wave_year = 2027").fetchone()[0]
     con.close()
     assert n == truth["client_satisfaction"]["n_unweighted"]
 

@@ -365,21 +365,19 @@ def test_raked_wave_reproduces_the_region_by_sex_population(sample_build):
     assert abs(unweighted_female - sum(v for (_, s), v in target.items() if s == "female")) > 1e-3
 
 
-def test_trust_provision_mart_uses_direct_only_where_published_and_reliable(sample_build):
+def test_municipal_headline_uses_direct_only_where_published_and_reliable(sample_build):
     with sample_build.warehouse() as con:
         bad = con.execute(
-            """select count(*) from marts.mart_trust_provision t
+            """select count(*) from marts.mart_trust_comparisons t
                join marts.mart_indicator_estimates e on e.indicator_code = 'trust_top2' and e.geo_level = 'municipality'
-                 and e.geo_code = t.municipality_code and e.wave_year = t.wave_year and e.subgroup_type = 'all'
+                 and e.geo_code = t.geo_code and e.wave_year = t.wave_year and e.subgroup_type = 'all'
                  and e.measure = 'share_incl_hard_to_say'
-               where (t.estimate_type = 'direct') <> (not e.is_suppressed and e.is_reliable)"""
+               where t.geo_level = 'municipality'
+                 and ((t.estimate_type = 'direct') <> (not e.is_suppressed and e.is_reliable)
+                      or (t.estimate_type = 'direct' and t.estimate <> e.estimate))"""
         ).fetchone()[0]
         counts = con.execute(
-            "select count(*), count(distinct municipality_code), count(*) filter (where trust_estimate is null) "
-            "from marts.mart_trust_provision").fetchone()
-        corr = con.execute(
-            """select count(*) from marts.mart_trust_provision_correlations
-               where not (ci_low <= correlation and correlation <= ci_high) or n_municipalities <> 42""").fetchone()[0]
+            "select count(*), count(distinct geo_code), count(*) filter (where estimate is null) "
+            "from marts.mart_trust_comparisons where geo_level = 'municipality'").fetchone()
     assert bad == 0
     assert counts == (42 * 7, 42, 0)
-    assert corr == 0

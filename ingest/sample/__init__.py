@@ -11,14 +11,15 @@ import pandas as pd
 
 from ingest.pseudonym import write_sample_manifest
 from ingest.sample.admin_extracts import generate_admin
+from ingest.sample.quality import DEFAULT_SEED, DEFAULT_TRUST_PROVISION_EFFECT, World
 from ingest.sample.survey_generic import WAVES, generate_wave
 from ingest.sample.survey_waves import generate_2017, truth_2017, write_sav_2017
 
-DEFAULT_SEED = 20170
 TRUTH_FILE = "sample_truth.json"
 
 
-def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED, scale: int = 1) -> dict:
+def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED, scale: int = 1,
+                    trust_provision_effect: float = DEFAULT_TRUST_PROVISION_EFFECT) -> dict:
     """Write the sample deliveries under ``landing_dir``; return the known truth.
 
     survey/2017/ex_ante_2017_iedzivotaji.sav                 SPSS, pre-reform codes
@@ -31,7 +32,13 @@ def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED, scale: int = 1)
     `scale` multiplies every wave's respondents (benchmarks): the 2017 wave is repeated `scale`
     times with new ids (its published shares stay exact), the later waves are drawn `scale` times
     larger. The admin extracts do not scale: there is one per municipality and year at any scale.
+
+    The seed draws the world (ingest.sample.quality.World: service quality and area effects of every
+    municipality) and the sample from it; `trust_provision_effect` is trust's shift per standard
+    deviation of service quality (0: no trust-provision link at all). The 2017 wave reproduces the
+    published 2017 figures and has no municipal differences in any world.
     """
+    world = World(seed=seed, trust_provision_effect=trust_provision_effect)
     landing_dir = Path(landing_dir)
     rng = np.random.default_rng(seed)
     wave = generate_2017(rng)
@@ -41,12 +48,13 @@ def generate_sample(landing_dir: Path, seed: int = DEFAULT_SEED, scale: int = 1)
     survey = {"2017": truth_2017(wave)}
     for spec in WAVES:
         spec = dataclasses.replace(spec, n=spec.n * scale)
-        survey[str(spec.wave)] = generate_wave(spec, landing_dir / "survey", rng)
+        survey[str(spec.wave)] = generate_wave(spec, landing_dir / "survey", rng, world)
     truth = {
         "seed": seed,
         "scale": scale,
+        "world": world.as_dict(),
         "survey": survey,
-        "admin": generate_admin(rng, landing_dir / "admin"),
+        "admin": generate_admin(rng, landing_dir / "admin", world),
     }
     (landing_dir.parent / TRUTH_FILE).write_text(json.dumps(truth, indent=1, ensure_ascii=False), encoding="utf-8")
     last_year = max([int(y) for y in survey] + [int(y) for y in truth["admin"]["years"]])

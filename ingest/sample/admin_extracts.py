@@ -17,7 +17,7 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from ingest.sample.quality import quality
+from ingest.sample.quality import World
 from ingest.settings import read_seed
 
 SEED_MUNICIPALITY = "0031000"  # Jēkabpils novads
@@ -230,12 +230,13 @@ def write_workbook(path: Path, municipality: dict, year: int, rows: dict, legacy
     wb.save(path)
 
 
-def generate_admin(rng: np.random.Generator, out_dir: Path, years=range(FIRST_YEAR, LAST_YEAR + 1)) -> dict:
+def generate_admin(rng: np.random.Generator, out_dir: Path, world: World,
+                   years=range(FIRST_YEAR, LAST_YEAR + 1)) -> dict:
     """One workbook per reporting municipality and year; return the known values (as numbers)."""
     truth: dict = {}
     for year in years:
         for m in units_for_year(year):
-            q = quality(m["atvk_code"])
+            q = world.quality(m["atvk_code"])
             if m["atvk_code"] == SEED_MUNICIPALITY and year == SEED_YEAR:
                 rows = {**SEED_ROWS, **spolis_rows(rng, m["population"], year, q)}
             else:

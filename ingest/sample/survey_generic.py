@@ -18,7 +18,7 @@ import pyreadstat
 from openpyxl import Workbook
 
 from ingest.codebook import Codebook, codebook_for_wave
-from ingest.sample.quality import area_effect, current_unit, quality
+from ingest.sample.quality import World, current_unit
 from ingest.settings import current_boundary_set, read_seed
 
 VALUES = ["1", "2", "3", "4", "hard_to_say", "refused"]
@@ -90,16 +90,6 @@ def improved(p: list[float], delta: float) -> np.ndarray:
     return p / p.sum()
 
 
-QUALITY_EFFECT = 0.10  # trust shift per standard deviation of municipal service quality
-
-
-def trust_shift(code: str, wave: int) -> float:
-    """A municipality's trust shift (mass moved to the positive answers, as in improved()): the part
-    the service quality explains (which the admin figures also reflect) plus an area effect they do
-    not (ingest.sample.quality.area_effect)."""
-    return QUALITY_EFFECT * quality(code) + area_effect(code, wave)
-
-
 def expected_client_share(spec: "WaveSample", lo: int, hi: int) -> float:
     share_60_plus = (hi - 60 + 1) / (hi - lo + 1)
     return spec.client_share * (1 + 0.8 * share_60_plus) / 1.25
@@ -108,7 +98,7 @@ def expected_client_share(spec: "WaveSample", lo: int, hi: int) -> float:
 def true_trust_top2(spec: "WaveSample", shift: float, lo: int, hi: int) -> float:
     """Expected share of "fully + rather trust" among the residents who answer (incl. "hard to say",
     not refusals: the base of the trust_top2 indicator) of a municipality with trust shift `shift`
-    (trust_shift): the rate small-area estimates are benchmarked against."""
+    (World.trust_shift): the rate small-area estimates are benchmarked against."""
     c = expected_client_share(spec, lo, hi)
     res = improved(BASE["trust_social_service_residents"], spec.improvement / 2 + shift)
     cli = improved(BASE["trust_social_service_clients"], spec.improvement + shift)
@@ -116,7 +106,7 @@ def true_trust_top2(spec: "WaveSample", shift: float, lo: int, hi: int) -> float
     return float(((1 - c) * res[:2].sum() + c * cli[:2].sum()) / ((1 - c) * (1 - res[-1]) + c * (1 - cli[-1])))
 
 
-def draw_harmonised(spec: WaveSample, cb: Codebook, rng: np.random.Generator) -> pd.DataFrame:
+def draw_harmonised(spec: WaveSample, cb: Codebook, rng: np.random.Generator, world: World) -> pd.DataFrame:
     """One row per respondent in harmonised terms; an item cell is a value or a missing reason."""
     units = municipalities(cb.boundary_set)
     idx = rng.choice(len(units), size=spec.n, p=(units["population"] / units["population"].sum()).to_numpy())
@@ -140,7 +130,7 @@ def draw_harmonised(spec: WaveSample, cb: Codebook, rng: np.random.Generator) ->
     if "trust_social_service" in asked:
         trust = pd.Series("", index=df.index, dtype=object)
         for code, idx in df.groupby("municipality_code").groups.items():
-            shift = trust_shift(code, spec.wave)
+            shift = world.trust_shift(code, spec.wave)
             for is_client, base, delta in ((False, "trust_social_service_residents", spec.improvement / 2),
                                            (True, "trust_social_service_clients", spec.improvement)):
                 sel = [i for i in idx if bool(df.at[i, "client"]) == is_client]
@@ -284,13 +274,13 @@ def current_codes() -> list[str]:
     return sorted({current_unit(c) for c in municipalities(current_boundary_set())["code"]})
 
 
-def true_municipal_trust(spec: "WaveSample", cb: Codebook) -> dict[str, float]:
+def true_municipal_trust(spec: "WaveSample", cb: Codebook, world: World) -> dict[str, float]:
     """True trust top-2 rate of every current municipality for the wave."""
     lo, hi = cb.age_range
-    return {c: true_trust_top2(spec, trust_shift(c, spec.wave), lo, hi) for c in current_codes()}
+    return {c: true_trust_top2(spec, world.trust_shift(c, spec.wave), lo, hi) for c in current_codes()}
 
 
-def trust_components(spec: "WaveSample", cb: Codebook) -> dict[str, dict[str, float]]:
+def trust_components(spec: "WaveSample", cb: Codebook, world: World) -> dict[str, dict[str, float]]:
     """The true rate split on the logit scale into the part quality explains (with no area effect)
     and the area effect the admin figures do not reflect, per current municipality."""
     lo, hi = cb.age_range
@@ -300,19 +290,19 @@ def trust_components(spec: "WaveSample", cb: Codebook) -> dict[str, dict[str, fl
 
     out = {}
     for c in current_codes():
-        total = logit(true_trust_top2(spec, trust_shift(c, spec.wave), lo, hi))
-        explained = logit(true_trust_top2(spec, QUALITY_EFFECT * quality(c), lo, hi))
+        total = logit(true_trust_top2(spec, world.trust_shift(c, spec.wave), lo, hi))
+        explained = logit(true_trust_top2(spec, world.trust_provision_effect * world.quality(c), lo, hi))
         out[c] = {"logit_quality_part": explained, "logit_area_effect": total - explained}
     return out
 
 
-def generate_wave(spec: WaveSample, landing_survey: Path, rng: np.random.Generator) -> dict:
+def generate_wave(spec: WaveSample, landing_survey: Path, rng: np.random.Generator, world: World) -> dict:
     cb = codebook_for_wave(spec.wave)
-    df = draw_harmonised(spec, cb, rng)
+    df = draw_harmonised(spec, cb, rng, world)
     weights = _weights(df, municipalities(cb.boundary_set), rng) if cb.weight else None
     write_delivery(encode(df, cb, weights), cb, spec, landing_survey / str(spec.wave))
     result = truth(df, weights, cb)
     if "trust_social_service" in {i.item_code for i in cb.items}:
-        result["true_trust_top2_by_municipality"] = true_municipal_trust(spec, cb)
-        result["true_trust_top2_logit_components"] = trust_components(spec, cb)
+        result["true_trust_top2_by_municipality"] = true_municipal_trust(spec, cb, world)
+        result["true_trust_top2_logit_components"] = trust_components(spec, cb, world)
     return result

@@ -153,7 +153,7 @@ def run_reference(warehouse: Path, work: Path) -> dict:
     con.execute("detach snap")
     t3 = time.perf_counter()
     diff = con.execute("""select max(abs(r.top2_share - m.top2_share)) from ref_bench.client_satisfaction r
-                          join marts.mart_client_satisfaction m using (wave_year) where m.weight_source = 'delivered'
+                          join intermediate.int_client_satisfaction m using (wave_year) where m.weight_source = 'delivered'
                        """).fetchone()[0]
     con.close()
     work.unlink()

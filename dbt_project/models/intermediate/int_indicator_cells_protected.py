@@ -1,26 +1,29 @@
-"""Disclosure control of the indicator cells (seed disclosure_rules; README "Indicators, estimation
-and disclosure control"). One row per cell with its suppression status and, for published cells,
-which of its measures are withheld.
+"""Disclosure control of the indicator cells (seed disclosure_rules; docs/methodology.md). One row
+per cell with its publication decision. A cell's whole family of measures is published or withheld
+as ONE decision: no published measure, interval, flag or reason lets a reader infer a withheld one.
 
-1. Primary suppression of a whole cell (every measure):
+0. Which measures a cell publishes is fixed by its size band and its wave's weighting, not by its
+   answers: a cell of at least `full_measures_min_n` respondents asked (the lower end of its
+   published band) whose respondents carry more than `max_weight_values_count_rule` different
+   weights publishes the four measures (share_all_asked, share_incl_hard_to_say,
+   share_with_opinion, hard_to_say_share); any other cell publishes only share_incl_hard_to_say.
+   The band is published and the weighting is documented per wave (a wave raked by region x sex
+   gives the respondents of one region two weights), so the set of measures tells nothing more;
+   and in a few-weights cell every further share would give another answer class's count. (Before issue 20 the pair share_with_opinion /
+   hard_to_say_share was withheld alone when an answer class was empty, while share_incl_hard_to_say
+   of the same cell was published: the withholding itself said that the class was empty.)
+1. Primary suppression of the whole cell (every measure it would publish):
    - threshold: fewer than `min_unweighted_n` respondents with an opinion (the smallest base);
-   - group disclosure: the numerator is empty or is everybody (share_incl_hard_to_say or
-     share_all_asked would be 0 % or 100 %);
+   - group disclosure: any share the cell would publish is 0 % or 100 % (its numerator empty or
+     everybody; for the four measures also nobody with another opinion, nobody or everybody saying
+     "hard to say");
    - few weights: where the respondents of the cell carry at most `max_weight_values_count_rule`
      different weights (one weight: an unweighted share; two: e.g. women and men of one region in a
-     wave raked by region x sex), the share and its interval determine the counts, so the
-     frequency-table threshold applies to the answer classes: fewer than
-     `min_category_n` in the numerator or outside it.
-   The published reason does not say which of these applied.
-2. Measure withholding in a published cell. The measures are functions of one answer distribution
-   (numerator, other opinion, "hard to say", refused): share_incl_hard_to_say =
-   share_with_opinion x (1 - hard_to_say_share), so the pair {share_with_opinion,
-   hard_to_say_share} is withheld together (one alone could be derived from the other two) when
-   either would be 0 % or 100 % (nobody with another opinion, or nobody saying "hard to say"), or,
-   with few weights, when an answer class has fewer than `min_category_n`.
-   share_all_asked is withheld in few-weight cells with 1 to 9 refusals (share_all_asked /
-   share_incl_hard_to_say would give their count).
-3. Complementary suppression over all linked tables, cell by cell (all measures of a cell go
+     wave raked by region x sex), the shares and their intervals determine the counts, so the
+     frequency-table threshold applies to every answer class the published shares separate:
+     fewer than `min_category_n` in it (refusals: 1 to `min_category_n` - 1, when share_all_asked is
+     published next to share_incl_hard_to_say).
+2. Complementary suppression over all linked tables, cell by cell (all measures of a cell go
    together), in two rules repeated until both hold: (a) every additive set of cells - the subgroups of one dimension (sex; client status; age
    bands) with their `all` cell, the municipalities of a region with the region, the regions with
    the nation, for every indicator, wave and subgroup - must have no suppressed cell or at least
@@ -32,23 +35,17 @@ which of its measures are withheld.
    per suppressed cell, or the sum of a suppressed total's own members), the smallest published
    member is suppressed too, so no suppressed count is pinned to a narrow range. Ties are broken by
    the cell key, so the same data always give the same pattern.
-Published numbers are also rounded and banded (mart_indicator_estimates); the attacker test
-(tests/test_disclosure_attack.py) audits the result with linear programs over all linked tables.
+Every withheld cell says the same: "not published: too few respondents or a disclosure risk"
+(never which rule, which would say what it hides). Published numbers are rounded and banded, and
+small cells' intervals are computed from their band (int_indicator_estimates), so an interval does
+not give the sample size back; the attacker test (tests/test_disclosure_attack.py) audits the result.
 """
 import pandas as pd
 
 CELL_KEY = ["indicator_code", "wave_year", "geo_level", "geo_code", "subgroup_type", "subgroup_value"]
 
-REASON_PRIMARY = ("primary: fewer than {n} respondents with an opinion, or an answer class of the cell "
-                  "empty or too small to publish (threshold rule, group disclosure)")
-REASON_PRIMARY_LV = ("primārā: mazāk nekā {n} respondentu ar viedokli vai kāda atbilžu grupa ir tukša vai par "
-                     "mazu publicēšanai (sliekšņa noteikums, grupas atklāšana)")
-REASON_COMPLEMENTARY = "complementary: protects another suppressed cell of a linked table"
-REASON_COMPLEMENTARY_LV = "papildu: aizsargā citu neizpaužamu saistītas tabulas šūnu"
-REASON_MEASURE = ("withheld: an answer class of this cell is empty or too small for this share to be shown "
-                  "(group disclosure); the other share it could be derived from is withheld with it")
-REASON_MEASURE_LV = ("nav parādīts: kāda šīs šūnas atbilžu grupa ir tukša vai par mazu, lai šo daļu rādītu "
-                     "(grupas atklāšana); līdz ar to nav parādīta arī daļa, no kuras to varētu atvasināt")
+REASON = "not published: too few respondents or a disclosure risk"  # seed publication_texts (withheld)
+REASON_LV = "nav publicēts: par maz respondentu vai atklāšanas risks"
 
 
 def _sets(cells: pd.DataFrame, region_of: dict):
@@ -73,23 +70,23 @@ def _sets(cells: pd.DataFrame, region_of: dict):
 
 
 def primary(cells: pd.DataFrame, rules: dict) -> pd.DataFrame:
-    """Cell-level primary suppression and measure-level withholding (points 1 and 2)."""
+    """Which measures each cell publishes (point 0) and cell-level primary suppression (point 1)."""
     min_n = int(rules["min_unweighted_n"])
     k = int(rules["min_category_n"])
     t, b, a = cells["n_numerator"], cells["n_unweighted"], cells["n_asked"]
     o = cells["n_with_opinion"] - t
     h, r = cells["n_hard_to_say"], cells["n_refused"]
     few_weights = cells["n_weight_values"] <= int(rules["max_weight_values_count_rule"])
+    full = (a >= int(rules["full_measures_min_n"])) & ~few_weights
     threshold = cells["n_with_opinion"] < min_n
-    group = (t == 0) | (t == b) | (t == a)
-    few_small = few_weights & ((t < k) | (b - t < k))
-    pair = (o == 0) | (h == 0) | (h == b) | (few_weights & ((o < k) | (h < k)))
-    all_asked = few_weights & (r > 0) & (r < k)
+    # share_incl_hard_to_say (always): t / b; the other three where the cell publishes them
+    group = (t == 0) | (t == b) | (full & ((t == a) | (o == 0) | (h == 0) | (h == b)))
+    few_small = few_weights & ((t < k) | (b - t < k)
+                               | (full & ((o < k) | (h < k) | ((r > 0) & (r < k)))))
     out = cells.copy()
+    out["publishes_all_measures"] = full
     out["count_rule_applies"] = few_weights
     out["primary"] = threshold | group | few_small
-    out["withhold_opinion_pair"] = pair
-    out["withhold_all_asked"] = all_asked
     return out
 
 
@@ -115,12 +112,12 @@ def _narrow_sets(sets, reason, band_lo, band_hi, min_range):
                 yield total, members
 
 
-def protect(cells: pd.DataFrame, rules: dict, region_of: dict, bands: list | None = None) -> pd.DataFrame:
+def protect(cells: pd.DataFrame, rules: dict, region_of: dict, bands: list | None = None,
+            texts: tuple[str, str] = (REASON, REASON_LV)) -> pd.DataFrame:
     # A fixed order, so ties between equally small cells are always broken the same way: the same
     # data must give the same suppressed cells in every build (else two releases could be differenced).
     cells = primary(cells.sort_values(CELL_KEY, kind="stable").reset_index(drop=True), rules)
     cells["_i"] = cells.index
-    min_n = int(rules["min_unweighted_n"])
     size = cells["n_asked"].tolist()
     # A plain list: a pandas object Series would turn None into NaN, and NaN "is not None".
     reason: list[str | None] = ["primary" if p else None for p in cells["primary"]]
@@ -152,16 +149,12 @@ def protect(cells: pd.DataFrame, rules: dict, region_of: dict, bands: list | Non
                 break
     suppressed = [r is not None for r in reason]
     cells["is_suppressed"] = suppressed
-    cells["suppression_reason"] = pd.Series(
-        [None if r is None else (REASON_PRIMARY.format(n=min_n) if r == "primary" else REASON_COMPLEMENTARY)
-         for r in reason], index=cells.index, dtype=object)
-    cells["suppression_reason_lv"] = pd.Series(
-        [None if r is None else (REASON_PRIMARY_LV.format(n=min_n) if r == "primary" else REASON_COMPLEMENTARY_LV)
-         for r in reason], index=cells.index, dtype=object)
-    cells["withhold_opinion_pair"] = cells["withhold_opinion_pair"] & ~cells["is_suppressed"]
-    cells["withhold_all_asked"] = cells["withhold_all_asked"] & ~cells["is_suppressed"]
-    cells["measure_reason"] = REASON_MEASURE
-    cells["measure_reason_lv"] = REASON_MEASURE_LV
+    # which rule withheld a cell stays in the warehouse (suppression_rule); the published reason is one text
+    cells["suppression_rule"] = pd.Series(reason, index=cells.index, dtype=object)
+    cells["suppression_reason"] = pd.Series([texts[0] if r else None for r in suppressed], index=cells.index,
+                                            dtype=object)
+    cells["suppression_reason_lv"] = pd.Series([texts[1] if r else None for r in suppressed], index=cells.index,
+                                               dtype=object)
     return cells.drop(columns=["_i", "primary"])
 
 
@@ -180,4 +173,6 @@ def model(dbt, session):
     band_rows = dbt.ref("publication_bands").df()
     bands = [(int(r.band_low), float("inf") if pd.isna(r.band_high) else int(r.band_high))
              for r in band_rows.itertuples()]
-    return protect(cells[keep], rules, region_of, bands)
+    text_rows = dbt.ref("publication_texts").df().set_index("text_code")
+    texts = (str(text_rows.at["withheld", "text_en"]), str(text_rows.at["withheld", "text_lv"]))
+    return protect(cells[keep], rules, region_of, bands, texts)

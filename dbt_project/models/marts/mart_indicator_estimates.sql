@@ -1,11 +1,15 @@
 -- Publishable indicator estimates: one row per indicator x wave x geography x subgroup x measure.
 -- What is published and why: README "Indicators, estimation and disclosure control".
 --   * shares and Korn-Graubard interval ends rounded to whole percentage points (interval ends
---     outwards), never exact; no effective n, design effect or variance;
+--     outwards), never exact; no effective n, design effect or variance; a small cell's interval is
+--     the band-based one (int_indicator_estimates.published_*), which its published figures alone
+--     determine;
 --   * the cell's respondent count only as a band (seed publication_bands), one band per cell on
 --     every measure row (the count of all asked), so counts of different bases cannot be differenced;
---   * NCHS reliability and review flags computed on the unrounded values;
---   * suppressed cells and withheld measures keep their row and reason but no number.
+--   * the measures a cell publishes are fixed by its band (four from full_measures_min_n, else
+--     share_incl_hard_to_say alone): one row per published measure;
+--   * NCHS reliability and review flags computed on the unrounded published interval;
+--   * a suppressed cell keeps its rows and one generic reason but no number.
 with estimates as (
     select * from {{ ref('int_indicator_estimates') }}
 ),
@@ -35,22 +39,13 @@ protected as (
     select
         estimates.*,
         cells.n_asked,
-        cells.is_suppressed as cell_is_suppressed,
-        cells.is_suppressed
-            or (cells.withhold_opinion_pair and estimates.measure in ('share_with_opinion', 'hard_to_say_share'))
-            or (cells.withhold_all_asked and estimates.measure = 'share_all_asked') as row_is_suppressed,
-        case when cells.is_suppressed then cells.suppression_reason
-             when cells.withhold_opinion_pair and estimates.measure in ('share_with_opinion', 'hard_to_say_share')
-                 then cells.measure_reason
-             when cells.withhold_all_asked and estimates.measure = 'share_all_asked' then cells.measure_reason
-        end as row_reason,
-        case when cells.is_suppressed then cells.suppression_reason_lv
-             when cells.withhold_opinion_pair and estimates.measure in ('share_with_opinion', 'hard_to_say_share')
-                 then cells.measure_reason_lv
-             when cells.withhold_all_asked and estimates.measure = 'share_all_asked' then cells.measure_reason_lv
-        end as row_reason_lv
+        cells.is_suppressed as row_is_suppressed,
+        cells.suppression_reason as row_reason,
+        cells.suppression_reason_lv as row_reason_lv
     from estimates
     inner join cells using (indicator_code, wave_year, geo_level, geo_code, subgroup_type, subgroup_value)
+    -- the measures the cell publishes: fixed by its band, not by its answers
+    where cells.publishes_all_measures or estimates.measure = 'share_incl_hard_to_say'
 ),
 
 population_words as (
@@ -73,20 +68,22 @@ select
     p.subgroup_value,
     p.measure,
     case when not p.row_is_suppressed then {{ publish_round('p.estimate', 'decimals.d') }} end as estimate,
-    case when not p.row_is_suppressed then {{ publish_floor('p.ci_low', 'decimals.d') }} end as ci_low,
-    case when not p.row_is_suppressed then {{ publish_ceil('p.ci_high', 'decimals.d') }} end as ci_high,
+    case when not p.row_is_suppressed then {{ publish_floor('p.published_ci_low', 'decimals.d') }} end as ci_low,
+    case when not p.row_is_suppressed then {{ publish_ceil('p.published_ci_high', 'decimals.d') }} end as ci_high,
     case when not p.row_is_suppressed then bands.label end as n_band,
     case when not p.row_is_suppressed then bands.band_low end as n_band_low,
     case when not p.row_is_suppressed then bands.band_high end as n_band_high,
     p.weight_source,
-    case when not p.row_is_suppressed then p.is_reliable end as is_reliable,
-    case when not p.row_is_suppressed then p.reliability_reason end as reliability_reason,
-    case when not p.row_is_suppressed then p.needs_review end as needs_review,
-    case when not p.row_is_suppressed then p.review_reason end as review_reason,
+    case when not p.row_is_suppressed then p.published_is_reliable end as is_reliable,
+    case when not p.row_is_suppressed then p.published_reliability_reason end as reliability_reason,
+    case when not p.row_is_suppressed then p.published_needs_review end as needs_review,
+    case when not p.row_is_suppressed then p.published_review_reason end as review_reason,
     p.row_is_suppressed as is_suppressed,
     p.row_reason as suppression_reason,
     p.row_reason_lv as suppression_reason_lv,
-    p.ci_method,
+    case when p.ci_basis = 'band'
+         then p.ci_method || ', from the published share and the lower end of the respondent band (a small cell)'
+         else p.ci_method end as ci_method,
     case p.measure
         when 'share_all_asked' then 'visi aptaujātie ' || w.pop_lv || ', ieskaitot "grūti pateikt" un atteikumus atbildēt'
         when 'share_incl_hard_to_say' then 'aptaujātie ' || w.pop_lv || ', kas atbildēja, ieskaitot "grūti pateikt" (bez atteikumiem atbildēt)'

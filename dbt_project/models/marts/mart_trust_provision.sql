@@ -1,78 +1,63 @@
--- Trust next to service provision, per current municipality and wave: the direct estimate where it
--- is published and reliable; otherwise the regression-synthetic estimate of a model fitted WITHOUT
--- that municipality's respondents (int_trust_small_area.synthetic_estimate / synthetic_mse), so
--- nothing published for a suppressed or unreliable cell depends on its own sample and neither the
--- estimate nor its error can be inverted for its sample size. The model's EBLUP and its Prasad-Rao
--- MSE (which reveal the cell's effective n) are not published. Rounded to whole percentage points.
+-- Trust next to service provision, for the scatter: one row per current municipality, wave and
+-- provision indicator where the municipality's DIRECT survey estimate of trust is published (as in
+-- mart_indicator_estimates: rounded, with its interval and reliability). Suppressed cells have no
+-- row. No modelled value: the small-area model uses these provision figures as covariates, so a
+-- modelled trust would restate them. The indicator's value is that of the year the wave's slope
+-- used (mart_trust_provision_link.covariate_year).
 with direct as (
-    select geo_code as municipality_code, wave_year, estimate, ci_low, ci_high, is_reliable, is_suppressed
+    select geo_code as municipality_code, wave_year, estimate, ci_low, ci_high, is_reliable, n_band
     from {{ ref('mart_indicator_estimates') }}
     where indicator_code = 'trust_top2' and geo_level = 'municipality' and subgroup_type = 'all'
-      and measure = 'share_incl_hard_to_say'
+      and measure = 'share_incl_hard_to_say' and not is_suppressed
 ),
 
-modelled as (
-    select * from {{ ref('int_trust_small_area') }}
+links as (
+    select wave_year, provision_indicator, covariate_year
+    from {{ ref('int_trust_provision_link') }}
+    where scope = 'wave' and covariate_year is not null
 ),
 
 provision as (
     select * from {{ ref('mart_provision_per_capita') }}
 ),
 
-rules as (
-    select
-        max(case when rule = 'z_95' then value end) as z,
-        max(case when rule = 'publish_decimals' then cast(value as integer) end) as d
-    from {{ ref('disclosure_rules') }}
+provision_long as (
+    unpivot provision
+    on recipients_per_1000, expenditure_per_resident_eur, residents_per_specialist, waiting_per_1000
+    into name provision_indicator value indicator_value
 ),
 
-joined as (
-    select
-        modelled.municipality_code,
-        cast(modelled.wave_year as integer) as wave_year,
-        coalesce(direct.is_reliable and not direct.is_suppressed, false) as use_direct,
-        direct.estimate as direct_estimate,
-        direct.ci_low as direct_ci_low,
-        direct.ci_high as direct_ci_high,
-        direct.is_reliable as direct_is_reliable,
-        coalesce(direct.is_suppressed, true) as direct_is_suppressed,
-        cast(modelled.fit_status as varchar) as fit_status,
-        cast(modelled.skip_reason as varchar) as skip_reason,
-        {{ publish_round('modelled.synthetic_estimate', 'rules.d') }} as synthetic,
-        {{ publish_round('sqrt(modelled.synthetic_mse)', 'rules.d') }} as synthetic_rmse,
-        greatest(0.0, {{ publish_floor('modelled.synthetic_estimate - rules.z * sqrt(modelled.synthetic_mse)', 'rules.d') }})
-            as synthetic_ci_low,
-        least(1.0, {{ publish_ceil('modelled.synthetic_estimate + rules.z * sqrt(modelled.synthetic_mse)', 'rules.d') }})
-            as synthetic_ci_high
-    from modelled
-    cross join rules
-    left join direct on modelled.municipality_code = direct.municipality_code and modelled.wave_year = direct.wave_year
+labels as (
+    select * from {{ ref('provision_indicators') }}
+),
+
+units as (
+    select municipality_code, region_2009_2023 as region, nuts2016_code as region_code
+    from {{ ref('int_municipalities') }}
+    where boundary_set = {{ current_boundary_set() }}
 )
 
 select
-    j.municipality_code,
-    provision.municipality_name,
-    j.wave_year,
+    d.municipality_code,
+    p.municipality_name,
+    units.region_code,
+    units.region,
+    cast(d.wave_year as integer) as wave_year,
     'trust_top2' as indicator_code,
-    case when j.use_direct then 'direct' when j.synthetic is not null then 'modelled' else 'none' end
-        as estimate_type,
-    case when j.use_direct then j.direct_estimate else j.synthetic end as trust_estimate,
-    case when j.use_direct then j.direct_ci_low else j.synthetic_ci_low end as trust_ci_low,
-    case when j.use_direct then j.direct_ci_high else j.synthetic_ci_high end as trust_ci_high,
-    j.direct_estimate as trust_direct,
-    j.direct_is_reliable as trust_direct_is_reliable,
-    j.direct_is_suppressed as trust_direct_is_suppressed,
-    j.synthetic as trust_modelled,
-    j.synthetic_rmse as trust_modelled_rmse,
-    'synthetic' as model_estimate_type,
-    j.fit_status as model_fit_status,
-    j.skip_reason as model_skip_reason,
-    provision.recipients_per_1000,
-    provision.expenditure_per_resident_eur,
-    provision.expenditure_per_recipient_eur,
-    provision.waiting_per_1000,
-    provision.residents_per_specialist,
-    provision.population,
-    provision.population_source
-from joined as j
-left join provision on j.municipality_code = provision.municipality_code and j.wave_year = provision.year
+    d.estimate as trust_direct,
+    d.ci_low as trust_ci_low,
+    d.ci_high as trust_ci_high,
+    d.is_reliable as trust_is_reliable,
+    d.n_band,
+    l.provision_indicator,
+    labels.label_lv as provision_label_lv,
+    labels.label_en as provision_label_en,
+    cast(l.covariate_year as integer) as provision_year,
+    round(p.indicator_value, labels.display_decimals) as provision_value
+from direct as d
+inner join links as l on d.wave_year = l.wave_year
+inner join provision_long as p
+    on p.municipality_code = d.municipality_code and p.year = l.covariate_year
+   and p.provision_indicator = l.provision_indicator
+left join labels on l.provision_indicator = labels.provision_indicator
+left join units on units.municipality_code = d.municipality_code

@@ -1,0 +1,1 @@
+select * from mart_trust_comparisons

@@ -1,1 +1,0 @@
-select * from mart_trust_provision_correlations

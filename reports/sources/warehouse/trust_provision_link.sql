@@ -1,0 +1,1 @@
+select * from mart_trust_provision_link
