@@ -254,6 +254,7 @@ def test_methodology_page(normal):
 def blocked(sample_build, normal, tmp_path_factory):
     """A real blocked run (the oversized 2028 wave of tests/test_quality_gate.py): the mart gate stops
     the snapshot's marts; the run refreshes the gate status and rebuilds the site itself."""
+    from ingest.sample.quality import World
     from ingest.sample.survey_generic import WAVES, generate_wave
     from tests.conftest import run_pipeline, use_data_dir
 
@@ -268,7 +269,7 @@ def blocked(sample_build, normal, tmp_path_factory):
     try:
         spec = dataclasses.replace(next(s for s in WAVES if s.wave == 2028), n=6000)
         shutil.rmtree(paths.survey_landing / "2028")
-        generate_wave(spec, paths.survey_landing, np.random.default_rng(5))
+        generate_wave(spec, paths.survey_landing, np.random.default_rng(5), World())
         summary = run_pipeline()
     finally:
         mp.undo()
