@@ -28,6 +28,7 @@ from ingest.faults import checkpoint
 from ingest.limits import check_file_size, limit
 
 CHUNK = 1 << 20
+IN_MEMORY = 64 << 20  # a file up to this size is read into memory once; a bigger one is streamed to disk
 ARCHIVE_FILE_MODE = stat.S_IRUSR  # 0400: the owner reads it, nobody writes it
 ARCHIVE_DIR_MODE = stat.S_IRWXU   # 0700
 
@@ -205,43 +206,66 @@ def take(path: Path, into: Path, *, follow: bool = False) -> Taken:
     path = Path(path)
     fd, st = _open_regular(path, follow=follow)
     into = Path(into)
+    bound = limit("file", "max_bytes")
+    h = hashlib.sha256()
+    part, data, size = None, None, 0
     try:
         check_file_size(path, st.st_size)
         into.mkdir(parents=True, exist_ok=True)
-        part = into / f".take-{os.getpid()}-{uuid.uuid4().hex[:12]}.part"
-        h = hashlib.sha256()
-        size, bound = 0, limit("file", "max_bytes")
-        out = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-        try:
+        if st.st_size <= IN_MEMORY:  # most deliveries: read into memory, written only if not archived yet
+            chunks = []
             while True:
                 chunk = os.read(fd, CHUNK)
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > bound:
-                    raise OverLimit(path, f"the file grew past the limit of {bound} bytes while it was read "
-                                    "(ingest/config/limits.yml, file.max_bytes); the file was not parsed")
-                h.update(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(out, view):]
-            os.fsync(out)
-        except BaseException:
-            os.close(out)
+                if size > max(IN_MEMORY, st.st_size) * 2 or size > bound:
+                    raise OverLimit(path, f"the file grew past {size} bytes while it was read (it had "
+                                    f"{st.st_size}); the file was not parsed")
+                chunks.append(chunk)
+            data = b"".join(chunks)
+            h.update(data)
+        else:
+            part = _new_part(into)
+            out = os.open(part, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                while True:
+                    chunk = os.read(fd, CHUNK)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > bound:
+                        raise OverLimit(path, f"the file grew past the limit of {bound} bytes while it was read "
+                                        "(ingest/config/limits.yml, file.max_bytes); the file was not parsed")
+                    h.update(chunk)
+                    _write_all(out, chunk)
+                os.fsync(out)
+            finally:
+                os.close(out)
+    except BaseException:
+        if part is not None:
             part.unlink(missing_ok=True)
-            raise
-        os.close(out)
+        raise
     finally:
         os.close(fd)
     sha = h.hexdigest()
     target = into / sha / path.name
     try:
         if target.exists():
-            part.unlink(missing_ok=True)
+            if part is not None:
+                part.unlink(missing_ok=True)
             if sha256_file(target) != sha:
                 raise ArchiveError(f"archived copy {target} no longer matches its checksum {sha}: the archive was "
                                    "altered; restore it before loading")
             return Taken(path, target, sha, size)
+        if part is None:
+            part = _new_part(into)
+            out = os.open(part, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                _write_all(out, data)
+                os.fsync(out)
+            finally:
+                os.close(out)
         target.parent.mkdir(mode=ARCHIVE_DIR_MODE, parents=True, exist_ok=True)
         os.chmod(target.parent, ARCHIVE_DIR_MODE)
         os.chmod(part, ARCHIVE_FILE_MODE)
@@ -249,9 +273,22 @@ def take(path: Path, into: Path, *, follow: bool = False) -> Taken:
         os.replace(part, target)
         _fsync_dir(target.parent)
     except BaseException:
-        part.unlink(missing_ok=True)
+        if part is not None:
+            part.unlink(missing_ok=True)
         raise
     return Taken(path, target, sha, size)
+
+
+def _new_part(into: Path) -> Path:
+    part = into / f".take-{os.getpid()}-{uuid.uuid4().hex[:12]}.part"
+    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600))
+    return part
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def clear_stale_parts(root: Path) -> list[Path]:

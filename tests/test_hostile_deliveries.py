@@ -601,6 +601,24 @@ def test_archived_copies_are_owner_only(con, tmp_path):
     assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o700}
 
 
+@pytest.mark.parametrize("in_memory", [64 << 20, 100], ids=["read_into_memory", "streamed"])
+def test_a_file_is_taken_in_once_into_an_archived_copy(tmp_path, monkeypatch, in_memory):
+    """Both ways a file is taken in (small files read into memory, big ones streamed to disk) give the
+    same copy, named by its checksum computed here independently; taking it again adds nothing."""
+    import hashlib
+
+    import ingest.intake as intake
+
+    monkeypatch.setattr(intake, "IN_MEMORY", in_memory)
+    path = write_bytes(tmp_path / "landing" / "x_dati.csv", b"resp;pasv\n" + b"290001;0001000\n" * 500)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    taken = take(path, tmp_path / "archive")
+    assert (taken.sha256, taken.size, taken.local) == (sha, path.stat().st_size, tmp_path / "archive" / sha / "x_dati.csv")
+    assert taken.local.read_bytes() == path.read_bytes()
+    assert take(path, tmp_path / "archive") == taken
+    assert sorted(p.name for p in (tmp_path / "archive").rglob("*")) == sorted([sha, "x_dati.csv"])  # no parts left
+
+
 def test_the_archive_holds_only_files_a_delivery_rule_matched(con, tmp_path):
     folder = tmp_path / "landing" / "survey" / "2029"
     data = write_bytes(folder / "monitorings_dati.csv", csv_bytes(HEADER, rows_by_rule(40, ["0001000"])))

@@ -120,6 +120,7 @@ def test_bad_admin_workbook_is_rejected_with_its_place(con, tmp_path, edits, row
 
 @pytest.fixture
 def csv_2024(tmp_path):
+    from ingest.sample.quality import World
     from ingest.sample.survey_generic import WAVES, generate_wave
 
     spec = next(s for s in WAVES if s.wave == 2024)

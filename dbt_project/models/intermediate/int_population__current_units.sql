@@ -16,7 +16,8 @@ with units_2021 as (
 ),
 
 current_names as (
-    select municipality_code, municipality_name from {{ ref('int_municipalities') }}
+    select municipality_code, municipality_name, region_2009_2023 as region, nuts2016_code as region_code
+    from {{ ref('int_municipalities') }}
     where boundary_set = {{ current_boundary_set() }}
 ),
 
@@ -66,6 +67,8 @@ per_unit as (
 select
     per_unit.municipality_code,
     current_names.municipality_name,
+    current_names.region_code,
+    current_names.region,
     per_unit.year,
     case when has_annual_average then annual_average else population_at_ref_date end as population,
     case

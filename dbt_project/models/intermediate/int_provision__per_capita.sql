@@ -37,6 +37,8 @@ figures as (
 select
     figures.municipality_code,
     population.municipality_name,
+    population.region_code,
+    population.region,
     figures.year,
     figures.recipients_mandatory_services,
     figures.expenditure_mandatory_services_eur,

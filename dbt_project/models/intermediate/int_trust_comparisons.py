@@ -67,15 +67,16 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
 
     # municipalities: the headline figure and its gaps
     current = units[units["boundary_set"] == current_set][
-        ["municipality_code", "region_2009_2023", "municipality_name"]]
+        ["municipality_code", "region_2009_2023", "municipality_name", "nuts2016_code"]]
+    region_code = dict(zip(current["region_2009_2023"], current["nuts2016_code"]))
     sa = small_area[small_area["indicator_code"] == INDICATOR][
         ["wave_year", "municipality_code", "synthetic_estimate", "synthetic_mse", "fit_status", "skip_reason"]]
     waves = sorted(latvia.index)
     # a wave with a national figure: every current municipality; a local survey (no national figure): the
     # municipalities it has respondents in
     local = d[(d["geo_level"] == "municipality") & ~d["wave_year"].isin(waves)][["wave_year", "geo_code"]]
-    rows = [(w, c, r, name) for w in waves for c, r, name in current.itertuples(index=False)]
-    about = {c: (r, name) for c, r, name in current.itertuples(index=False)}
+    rows = [(w, c, r, name) for w in waves for c, r, name, _ in current.itertuples(index=False)]
+    about = {c: (r, name) for c, r, name, _ in current.itertuples(index=False)}
     rows += [(w, c, *about.get(c, (None, None))) for w, c in sorted(set(local.itertuples(index=False, name=None)))]
     frame = pd.DataFrame(rows, columns=["wave_year", "geo_code", "region", "geo_name"])
     frame["geo_level"] = "municipality"
@@ -99,6 +100,7 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
          w_rg * mun["variance"].to_numpy())
 
     out = pd.concat([reg, mun], ignore_index=True)
+    out["region_code"] = out["region"].map(region_code)
     fdr = rules["fdr_q"]
     for prefix in ("gap_latvia", "gap_region"):
         out[f"{prefix}_q"] = np.nan
@@ -109,14 +111,14 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
         out[f"{prefix}_family_size"] = out.groupby(["wave_year", "geo_level"])[f"{prefix}_p"].transform("count").astype(int)
     out["model_fit_status"] = out.get("fit_status")
     out["model_skip_reason"] = out.get("skip_reason")
-    cols = ["wave_year", "geo_level", "geo_code", "geo_name", "region", "estimate_type", "estimate", "variance", "ci_low", "ci_high",
+    cols = ["wave_year", "geo_level", "geo_code", "geo_name", "region_code", "region", "estimate_type", "estimate", "variance", "ci_low", "ci_high",
             "gap_latvia_estimate", "gap_latvia", "gap_latvia_se", "gap_latvia_p", "gap_latvia_q",
             "gap_latvia_significant", "gap_latvia_family_size",
             "gap_region_estimate", "gap_region", "gap_region_se", "gap_region_p", "gap_region_q",
             "gap_region_significant", "gap_region_family_size", "model_fit_status", "model_skip_reason"]
     out = out[cols].sort_values(["wave_year", "geo_level", "geo_code"], kind="stable", ignore_index=True)
     out["wave_year"] = out["wave_year"].astype(int)
-    for c in ("model_fit_status", "model_skip_reason", "region", "geo_name"):
+    for c in ("model_fit_status", "model_skip_reason", "region", "region_code", "geo_name"):
         out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out
 

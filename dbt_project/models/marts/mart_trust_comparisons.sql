@@ -21,6 +21,7 @@ select
     c.geo_level,
     c.geo_code,
     cast(c.geo_name as varchar) as geo_name,
+    cast(c.region_code as varchar) as region_code,
     cast(c.region as varchar) as region,
     'trust_top2' as indicator_code,
     cast(c.estimate_type as varchar) as estimate_type,
