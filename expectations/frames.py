@@ -32,6 +32,7 @@ def survey_frame(con) -> Frame:
             select wave_year, n_respondents_delivered as n_respondents,
                    n_respondents_delivered / lag(n_respondents_delivered) over (order by wave_year) as respondents_ratio
             from marts.dim_wave
+            where coverage_plan = 'national'  -- a local survey (codebook coverage) is not compared with them
         ), weights as (
             select wave_year, max(weight) / avg(weight) as max_weight_ratio from marts.fct_respondent group by wave_year
         ), hts as (
@@ -64,14 +65,19 @@ def provision_frame(con) -> Frame:
 
 
 def provision_by_year_frame(con) -> Frame:
-    """One row per year: current units without figures, and the row count against the previous year."""
+    """One row per COMPLETE year (every reporting unit delivered): current units without figures, and the
+    row count against the previous complete year. A partial year (workbooks still arriving) is not in the
+    frame: an incomplete year is not an error (mart_provision_per_capita says "N of 42 delivered")."""
     df = con.execute("""
         with units as (
             select count(distinct current_municipality_code) as n from marts.dim_municipality
+        ), complete as (
+            select year, count(*) as municipalities
+            from marts.mart_provision_per_capita where is_complete_year group by year
         )
-        select year, count(*) as municipalities, (select n from units) - count(*) as missing_units,
-               count(*) / lag(count(*)) over (order by year) as rows_ratio
-        from marts.mart_provision_per_capita group by year order by year
+        select year, municipalities, (select n from units) - municipalities as missing_units,
+               municipalities / lag(municipalities) over (order by year) as rows_ratio
+        from complete order by year
     """).df()
     return Frame("provision by year", "all", df, year_column="year")
 

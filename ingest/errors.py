@@ -54,6 +54,17 @@ def shown(value) -> str:
     return repr(str(value))
 
 
+def printable(text) -> str:
+    """A name as it may be printed: every character that is not printable (line breaks, tabs, other
+    control characters, bidirectional overrides, line and paragraph separators) written as Python
+    writes it in a repr (``\\n``, ``\\x1b``, ``\\u202e``); everything else as it is (Latvian letters,
+    quotes, spaces). A delivered name cannot start a line of its own or hide what follows it."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def cell_name(sheet: str | None, row: int | None, column: str | None) -> str:
     """``'Sheet name'!D10`` as Excel writes a reference."""
     ref = f"{column or ''}{row or ''}"
@@ -97,6 +108,7 @@ class IngestError(Exception):
         respondent: object = None,
         row_word: str = "row",
         column_word: str = "column",
+        note: str | None = None,
     ):
         self.file = str(file)
         self.problem = problem
@@ -108,10 +120,11 @@ class IngestError(Exception):
         self.respondent = plain(respondent)
         self.row_word = row_word
         self.column_word = column_word
+        self.note = note  # what the engineer can do about it, said after the value
         super().__init__(self.describe())
 
     def _where(self, public: bool) -> list[str]:
-        where = [f"file {Path(self.file).name if public else self.file}"]
+        where = [f"file {printable(Path(self.file).name if public else self.file)}"]
         if self.sheet is not None and self.row is not None and self.column is not None and \
                 str(self.column).isalpha():
             where.append(f"cell {cell_name(self.sheet, self.row, self.column)}")
@@ -127,13 +140,48 @@ class IngestError(Exception):
             where.append(f"{self.column_word} {self.column!r}")
         return where
 
+    def relocated(self, files: dict[str, str]) -> "IngestError":
+        """The same error naming the delivered file instead of the copy that was read (the archived
+        copy of a file is what the loader parses; messages name the file as it was delivered)."""
+        if self.file in files:
+            self.file = files[self.file]
+            self.args = (self.describe(),)
+        return self
+
     def describe(self) -> str:
         text = ", ".join(self._where(public=False)) + f": {self.problem}"
         if self.value_given:
             text += f" (value: {shown(self.value)})"
+        if self.note:
+            text += f". {self.note}"
         return text
 
     def describe_public(self) -> str:
         """The same without the delivered value, the respondent's id or a machine path: what a
         published page may say about a rejected file."""
         return ", ".join(self._where(public=True)) + f": {self.problem}"
+
+
+class Quarantine(IngestError):
+    """A delivered file refused BEFORE it was parsed: over a resource limit (ingest/config/limits.yml)
+    or not a regular file (a link, a device, a pipe). It is quarantined, not rejected: recorded in
+    audit.file_loads with its reason, held until a corrected delivery comes, and the run goes on
+    with the other deliveries."""
+
+    kind = "quarantined before reading"
+
+
+class OverLimit(Quarantine):
+    kind = "over a resource limit"
+
+
+class NotAFile(Quarantine):
+    kind = "not a regular file"
+
+
+class Incomplete(Quarantine):
+    """A wave whose delivery does not cover its fieldwork plan (a region without respondents: a part not
+    delivered yet). Read and checked, but held: quarantined, not loaded, so that nothing is published for
+    it as national; the complete delivery (its missing part) is loaded when it comes."""
+
+    kind = "incomplete"

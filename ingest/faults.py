@@ -5,17 +5,48 @@ TRUST_FAULT_AT names a fault:
   dbt:model-error:<model> a dbt SQL model fails (macro fault_point, as a pre-hook of the model)
   dbt:python-crash:<model> a dbt Python model raises (python_model_fault at the top of the model)
   dbt:test-failure        a dbt data test fails (dbt_project/tests/fault_point_test.sql)
+
+The points, in the order a `make load` passes them (tests/test_fault_points.py drives each one):
+
+  load:staged             `make load` staged the delivery in its own folder, the run is not created yet
+  run:created             Dagster recorded the run, which has not started (orchestration/pipeline.py)
+  working-copy:made       the run's working copy of the warehouse exists
+  archive:copied          a delivered file is copied, before its archived copy is moved into place
+  survey:parsed           a wave file is read and checked, nothing written yet
+  survey:in-transaction   its rows are in the working copy's open transaction, not committed
+  admin:in-transaction    the workbooks' rows likewise
+  dbt:built               dbt has built the working copy
+  check:before-store      the gates have run, their results not stored
+  landing:change          the new landing folder is built beside landing, not exchanged yet
+  landing:exchanged       landing holds the new folder; the warehouse is not promoted yet
+  promote:before-replace  the working copy is complete, about to replace the live warehouse
+  publish:before-replace  the warehouse is promoted; the new snapshot is written, not moved into place
+  audit:before-replace    (a failed run) its audit rows are in a copy of the live file, not moved into place
+
+TRUST_TRACE_CHECKPOINTS=<file>: every point passed is appended to the file with the time (the
+random-kill trials use it to say where each kill landed).
 """
 from __future__ import annotations
 
 import os
 import signal
+import time
 
-POINTS = ("archive:copied", "working-copy:made", "survey:parsed", "survey:in-transaction", "admin:in-transaction",
-          "check:before-store", "dbt:built", "landing:change", "promote:before-replace", "audit:before-replace")
+POINTS = ("load:staged", "run:created", "working-copy:made", "archive:copied", "survey:parsed",
+          "survey:in-transaction", "admin:in-transaction", "dbt:built", "check:before-store", "landing:change",
+          "landing:exchanged", "promote:before-replace", "publish:before-replace", "audit:before-replace")
+
+
+def trace(name: str) -> None:
+    """Note that the process passed `name` (only with TRUST_TRACE_CHECKPOINTS)."""
+    path = os.environ.get("TRUST_TRACE_CHECKPOINTS")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{time.time():.6f} {os.getpid()} {name}\n")
 
 
 def checkpoint(name: str) -> None:
+    trace(name)
     if os.environ.get("TRUST_FAULT_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import stat
 from pathlib import Path
 
 DRIVE = re.compile(r"^[A-Za-z]:")
@@ -47,7 +48,9 @@ def matching_files(folder: str | Path, pattern: str) -> list[Path]:
     """Regular files directly in `folder` whose name matches the plain glob `pattern` (letter case
     ignored: `*.sav` matches `DATI.SAV`), sorted.
     Raises UnsafePattern (before touching the folder) if `pattern` is not a plain file-name glob.
-    Hidden files and Excel's lock files (``~$name.xlsx``) are never matched."""
+    Hidden files and Excel's lock files (``~$name.xlsx``) are never matched, nor is anything that is
+    not a regular file of its own (a symbolic link, a hard link, a pipe, a device): the landing
+    screen names those (ingest/intake.py), nothing reads them."""
     check_pattern(pattern)
     folder = Path(folder)
     if not folder.is_dir():
@@ -57,7 +60,11 @@ def matching_files(folder: str | Path, pattern: str) -> list[Path]:
         name = entry.name
         if name.startswith((".", "~$")) or not fnmatch.fnmatchcase(name.casefold(), pattern.casefold()):
             continue
-        if entry.is_symlink() or not entry.is_file():
+        try:
+            st = entry.lstat()
+        except OSError:
             continue
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            continue  # links, pipes, devices, second names of a file: never matched (ingest/intake.py)
         found.append(entry)
     return sorted(found)

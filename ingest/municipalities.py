@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import yaml
@@ -40,6 +41,24 @@ def _units(boundary_set: str) -> dict[str, str]:
     return {r[spec["code"]]: r[spec["name"]] for r in read_seed(spec["seed"])}
 
 
+@functools.lru_cache(maxsize=None)
+def regions(boundary_set: str) -> dict[str, str]:
+    """ATVK code -> statistical region (2009-2023 regions) of every unit of a boundary set
+    (ingest/config/boundary_units.yml says where the region comes from)."""
+    spec = _unit_lists()[boundary_set]
+    rows = read_seed(spec["seed"])
+    if "region" in spec:
+        return {r[spec["code"]]: r[spec["region"]] for r in rows}
+    via = spec["region_from"]
+    earlier = regions(via["boundary_set"])
+    out: dict[str, str] = {}
+    for r in rows:
+        region = earlier.get(r[via["column"]])
+        if region is not None:
+            out.setdefault(r[spec["code"]], region)
+    return out
+
+
 def known_municipality_codes(boundary_set: str) -> set[str]:
     """ATVK codes of the units of a boundary set."""
     return set(_units(boundary_set))
@@ -49,11 +68,49 @@ def municipality_name(boundary_set: str, code: str) -> str | None:
     return _units(boundary_set).get(code)
 
 
+def _name_key(name: str) -> str:
+    """A name compared by what it says: Unicode NFC (a 'š' typed as 's' + a combining caron, NFD, is
+    the same name), case and spacing ignored."""
+    return " ".join(unicodedata.normalize("NFC", str(name)).split()).casefold()
+
+
 def code_for_name(boundary_set: str, name: str) -> str | None:
-    """The unit of a boundary set with this name (case and spacing ignored), if exactly one."""
-    wanted = " ".join(str(name).split()).casefold()
-    found = [c for c, n in _units(boundary_set).items() if " ".join(n.split()).casefold() == wanted]
+    """The unit of a boundary set with this name (NFC, case and spacing ignored), if exactly one."""
+    wanted = _name_key(name)
+    found = [c for c, n in _units(boundary_set).items() if _name_key(n) == wanted]
     return found[0] if len(found) == 1 else None
+
+
+def closest_name(boundary_set: str, name: str) -> tuple[str, str] | None:
+    """The unit name most like `name` and how their characters differ, in code points (for a name
+    that looks right and is not: a Cyrillic 'а' for a Latin 'a', a stray control character)."""
+    import difflib
+
+    names = list(_units(boundary_set).values())
+    wanted = unicodedata.normalize("NFC", " ".join(str(name).split()))
+    best = difflib.get_close_matches(wanted, names, n=1, cutoff=0.85)  # a name that LOOKS right, not another one
+    if not best:
+        return None
+    return best[0], code_point_differences(wanted, best[0])
+
+
+def _cp(text: str) -> str:
+    return ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}" for ch in text) or "nothing"
+
+
+def code_point_differences(delivered: str, known: str, most: int = 3) -> str:
+    """Where two strings differ, as code points: 'at character 5: U+0430 CYRILLIC SMALL LETTER A
+    where the unit has U+0061 LATIN SMALL LETTER A'."""
+    import difflib
+
+    out = []
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, delivered, known, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        out.append(f"at character {a1 + 1}: {_cp(delivered[a1:a2])} where the unit's name has {_cp(known[b1:b2])}")
+        if len(out) == most:
+            break
+    return "; ".join(out) or "no difference in code points (letter case or spacing only)"
 
 
 def normalise_code(value) -> str | None:

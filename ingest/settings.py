@@ -36,7 +36,7 @@ def current_boundary_set() -> str:
 
 
 
-def today(delivered: str | os.PathLike | None = None) -> "datetime.date":
+def today(delivered: str | os.PathLike | None = None, sha256: str | None = None) -> "datetime.date":
     """The date deliveries are checked against (no year is capped by a constant).
 
     ``TRUST_TODAY`` (YYYY-MM-DD) when set, e.g. by tests that load a 2031 wave; else the system
@@ -44,7 +44,8 @@ def today(delivered: str | os.PathLike | None = None) -> "datetime.date":
     lie ahead of the machine's clock: for a file that is *part of the generated sample* (its
     checksum is in the sample manifest the generator wrote into the landing folder,
     ingest/pseudonym.py) the clock is at least 1 January after the sample's last year. Any other
-    file, wherever it lies, is checked against the real date."""
+    file, wherever it lies, is checked against the real date. `sha256`: the checksum of the bytes
+    that were read (the loader parses an archived copy of `delivered`; its checksum decides)."""
     import datetime
 
     text = os.environ.get("TRUST_TODAY", "").strip()
@@ -54,13 +55,13 @@ def today(delivered: str | os.PathLike | None = None) -> "datetime.date":
         except ValueError:
             raise ValueError(f"TRUST_TODAY must be a date YYYY-MM-DD, not {text!r}") from None
     clock = datetime.date.today()
-    last = _sample_last_year(Path(delivered)) if delivered is not None else None
+    last = _sample_last_year(Path(delivered), sha256) if delivered is not None else None
     if last is not None:
         clock = max(clock, datetime.date(last + 1, 1, 1))
     return clock
 
 
-def _sample_last_year(delivered: Path) -> int | None:
+def _sample_last_year(delivered: Path, sha256: str | None = None) -> int | None:
     """The sample's last year, if `delivered` is one of the files the sample generator made."""
     from ingest.pseudonym import SAMPLE_MANIFEST
 
@@ -69,7 +70,11 @@ def _sample_last_year(delivered: Path) -> int | None:
         manifest = folder / SAMPLE_MANIFEST
         if manifest.is_file():
             shas, last = _manifest(str(manifest), manifest.stat().st_mtime_ns)
-            return last if last is not None and path.is_file() and _sha256(str(path), path.stat().st_mtime_ns) in shas else None
+            if last is None:
+                return None
+            if sha256 is not None:
+                return last if sha256 in shas else None
+            return last if path.is_file() and _sha256(str(path), path.stat().st_mtime_ns) in shas else None
     return None
 
 
@@ -95,9 +100,9 @@ def _sha256(path: str, _mtime_ns: int) -> str:
     return h.hexdigest()
 
 
-def latest_allowed_year(delivered: str | os.PathLike | None = None) -> int:
+def latest_allowed_year(delivered: str | os.PathLike | None = None, sha256: str | None = None) -> int:
     """The latest report or wave year a delivery may carry: the year of ``today()``."""
-    return today(delivered).year
+    return today(delivered, sha256).year
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,7 +8,9 @@ for the same wave changes nothing and is recorded as 'unchanged'.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,11 +18,12 @@ import duckdb
 import pandas as pd
 
 from ingest import audit_notes
-from ingest.archive import archive_file, archive_root
-from ingest.codebook import Codebook
-from ingest.errors import IngestError, public_text
+from ingest.archive import archive_root
+from ingest.codebook import Codebook, load_codebook
+from ingest.errors import IngestError, Quarantine, printable, public_text
 from ingest.faults import checkpoint
 from ingest.file_patterns import matching_files
+from ingest.intake import Taken, entry_identity, not_a_file, sha256_file, take, unsafe_entries
 from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
 from ingest.readers.survey_file import read_survey_file
 from ingest.municipalities import known_municipality_codes, resolve_codes  # noqa: F401 (re-exported)
@@ -90,6 +93,15 @@ create table if not exists raw.codebook_values (
     wave integer not null, source_variable varchar not null, source_code double not null,
     harmonised_value varchar, missing_reason varchar
 );
+-- a label-coded variable maps delivered text labels (codebook `labels`); the cell holds the label it matched
+alter table raw.codebook_values add column if not exists source_label varchar;
+alter table raw.codebook_values alter column source_code drop not null;
+-- where the wave has respondents, against its fieldwork plan (codebook `coverage`; national by default)
+alter table raw.survey_waves add column if not exists coverage_plan varchar;
+alter table raw.survey_waves add column if not exists planned_municipalities varchar;
+alter table raw.survey_waves add column if not exists municipalities_with_respondents integer;
+alter table raw.survey_waves add column if not exists regions_with_respondents integer;
+alter table raw.survey_waves add column if not exists n_parts integer;
 create table if not exists raw.admin_table_rows (
     load_id varchar not null, source_file varchar not null, sheet varchar not null,
     municipality_code varchar not null, municipality_name varchar, year integer not null,
@@ -99,6 +111,11 @@ create table if not exists raw.admin_table_rows (
     expenditure_eur varchar, source_comment varchar
 );
 """
+# each value column's number as ingest/numbers.py read it (dbt reads these; the text stays as delivered)
+ADMIN_NUMBER_COLUMNS = ("total", "women", "men", "age_0_17", "age_18_24", "age_25_54", "age_55_64", "age_65_79",
+                        "age_80_89", "age_90_plus", "expenditure_eur")
+DDL += "".join(f"alter table raw.admin_table_rows add column if not exists {c}_value double;\n"
+               for c in ADMIN_NUMBER_COLUMNS)
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -107,16 +124,37 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
         con.execute(DDL)
+        if _admin_numbers_missing(con):
+            _add_admin_numbers(con)
         audit_notes.create(con)  # aliases applied, columns ignored (ingest/audit_notes.py)
     return con
 
 
+def _admin_numbers_missing(con) -> bool:
+    """Whether stored LM cells lack the number the loader reads with them (rows loaded before the loader
+    stored numbers): a cell with text that is not X and no number. The loader never stores such a cell."""
+    cond = " or ".join(f"({c} is not null and upper(trim({c})) <> 'X' and {c}_value is null)"
+                       for c in ADMIN_NUMBER_COLUMNS)
+    return con.execute(f"select exists (select 1 from raw.admin_table_rows where {cond})").fetchone()[0]
+
+
+def _add_admin_numbers(con) -> None:
+    """A warehouse made before the loader stored numbers: read the stored text once with the one parser."""
+    from ingest.readers.admin_table import parse_number
+
+    rows = con.execute("select rowid, " + ", ".join(ADMIN_NUMBER_COLUMNS) + " from raw.admin_table_rows").fetchall()
+    if not rows:
+        return
+    frame = pd.DataFrame([[r[0], *[parse_number(v) for v in r[1:]]] for r in rows],
+                         columns=["rid", *[f"{c}_value" for c in ADMIN_NUMBER_COLUMNS]])
+    con.register("_numbers", frame)
+    con.execute("update raw.admin_table_rows t set " + ", ".join(f"{c}_value = n.{c}_value" for c in ADMIN_NUMBER_COLUMNS)
+                + " from _numbers n where t.rowid = n.rid")
+    con.unregister("_numbers")
+
+
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def _now() -> datetime:
@@ -125,25 +163,40 @@ def _now() -> datetime:
 
 LOAD_STATUSES = {
     "loaded": "loaded into the raw tables in this run",
-    "unchanged": "the same delivery is loaded already: nothing to do",
+    "unchanged": "the same delivery is loaded already: nothing to do (said in the run's log, not recorded)",
     "rejected": "refused by the loader (the file does not match its codebook or layout)",
-    "quarantined": "loaded, then blocked by a quality gate: held, the last good data stays in force",
-    "held": "delivered again while rejected or quarantined: not retried (make load retries it)",
+    "quarantined": "held back: blocked by a quality gate, or refused before it was read (over a resource limit, "
+                   "or not a regular file); the last good data stays in force",
+    "held": "delivered again while rejected or quarantined: not retried (said in the run's log, not recorded; "
+            "make load retries it)",
     "not_promoted": "loaded, but the run failed for another reason: nothing published, retried next run",
+    "same_delivery": "the file given to `make load` is the landing workbook itself: one delivery, read once "
+                     "(said in the run's log, not recorded)",
 }
 HELD_STATUSES = ("rejected", "quarantined")
 
 
-def _audit(con, load_id, kind, key, path: Path, sha, rows, status, message=None, archived=None, *,
-           identity=None, year=None, run_id=None, public=None) -> None:
+def _audit(con, load_id, kind, key, path: Path | list[Path], sha, rows, status, message=None, archived=None, *,
+           identity=None, year=None, run_id=None, public=None, size=None) -> None:
+    """One row of audit.file_loads. `path`: the delivered file, or the parts of a wave delivered in several
+    files (their names joined with ' + ', their paths with '; ')."""
+    paths = [Path(x) for x in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    name, full = " + ".join(x.name for x in paths), "; ".join(str(x) for x in paths)
     con.execute(
         "insert into audit.file_loads (load_id, source_kind, partition_key, file_name, file_path, sha256, "
         "size_bytes, rows_loaded, status, message, loaded_at, archive_path, delivery_sha256, delivery_year, "
         "run_id, public_message) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, kind, key, path.name, str(path), sha, path.stat().st_size if path.exists() else 0, rows, status,
+        [load_id, kind, key, name, full, sha, sum(_size(x) for x in paths) if size is None else size, rows, status,
          message, _now(), None if archived is None else str(archived), identity or sha, year, run_id,
          public if public is not None else LOAD_STATUSES.get(status)],
     )
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
 
 
 def _latest_status_of(con, kind: str, identity: str) -> tuple[str, str, datetime] | None:
@@ -169,12 +222,24 @@ def _database_file(con) -> Path | None:
     return Path(row[0]) if row and row[0] else None
 
 
-def _archive(con, path: Path, sha: str) -> Path | None:
-    """Archive the delivered file before anything is loaded from it (not for dry runs)."""
+_DRY_RUN_INTAKE: list[Path] = []
+
+
+def intake_root(con) -> Path:
+    """Where delivered files are taken to before they are parsed: the archive beside a warehouse file,
+    or (an in-memory warehouse: `make validate`) a private temporary folder removed at exit."""
     db = _database_file(con)
-    if db is None or not path.exists():
-        return None
-    return archive_file(path, sha, archive_root(db))
+    if db is not None:
+        return archive_root(db)
+    if not _DRY_RUN_INTAKE:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="trust-dry-run-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _DRY_RUN_INTAKE.append(folder)
+    return _DRY_RUN_INTAKE[0]
 
 
 def boundary_set_of_report_year(year: int) -> str:
@@ -185,94 +250,184 @@ def boundary_set_of_report_year(year: int) -> str:
     raise ValueError(f"no boundary set for report year {year}")
 
 
-def _companions(path: Path) -> list[Path]:
-    """Other files of the wave's delivery in its folder (code lists, a delivered codebook)."""
-    folder = path.parent
-    if not folder.exists():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p != path and not p.name.startswith("."))
-
-
-def survey_delivery_parts(path: Path, cb: Codebook) -> list[Path]:
-    """What a survey delivery consists of: its data file, the codebook that reads it and the code
+def survey_delivery_parts(path: Path | list[Path], cb: Codebook) -> list[Path]:
+    """What a survey delivery consists of: its data file(s), the codebook that reads it and the code
     list(s) its codebook names. A change in any of them is a new delivery (reloaded)."""
-    parts = [Path(path), Path(cb.path)]
+    files = [Path(x) for x in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    parts = files + [Path(cb.path)]
     pattern = cb.delivery.get("code_list_file")
     if pattern:
-        parts += matching_files(Path(path).parent, pattern)
+        parts += matching_files(files[0].parent, pattern)
     return parts
 
 
-def delivery_identity(parts: list[Path]) -> str:
-    """One checksum over the contents of the parts, in their order (names do not matter)."""
+def identity_of(shas: list[str | None]) -> str:
+    """One checksum over the checksums of a delivery's parts, in their order (names do not matter)."""
     h = hashlib.sha256()
-    for p in parts:
-        h.update((sha256_of(p) if Path(p).exists() else "-").encode() + b"\n")
+    for sha in shas:
+        h.update((sha or "-").encode() + b"\n")
     return h.hexdigest()
 
 
+def delivery_identity(parts: list[Path]) -> str:
+    """The identity of a delivery from its files (the landing-folder sensor: no file is parsed)."""
+    return identity_of([sha256_of(p) if Path(p).is_file() and not Path(p).is_symlink() else None for p in parts])
+
+
 def _public_reason(kind: str, year, exc: IngestError) -> str:
+    from ingest.errors import Incomplete
+
     what = f"survey wave {year}" if kind == "survey" else f"admin extract {year or ''}".strip()
-    return f"{what}: rejected: {public_text(exc.problem)}"
+    word = ("held as incomplete" if isinstance(exc, Incomplete) else
+            "quarantined before reading" if isinstance(exc, Quarantine) else "rejected")
+    return f"{what}: {word}: {public_text(exc.problem)}"
 
 
-def _reject(con, kind: str, key: str, path: Path, exc: IngestError, archived: Path | None = None, *,
-            identity=None, year=None, run_id=None) -> None:
-    sha = sha256_of(path) if path.exists() else ""
-    _audit(con, str(uuid.uuid4()), kind, key, path, sha, None, "rejected", exc.describe(), archived,
-           identity=identity, year=year, run_id=run_id, public=_public_reason(kind, year, exc))
+def _reject(con, kind: str, key: str, path, exc: IngestError, archived: Path | None = None, *,
+            identity=None, year=None, run_id=None, sha=None, size=None) -> None:
+    status = "quarantined" if isinstance(exc, Quarantine) else "rejected"
+    _audit(con, str(uuid.uuid4()), kind, key, path, sha or "", None, status, exc.describe(), archived,
+           identity=identity, year=year, run_id=run_id, public=_public_reason(kind, year, exc), size=size)
 
 
-def _held_result(con, kind, key, path, sha, archived, held, *, identity, year, run_id) -> dict:
+def _held_message(held) -> str:
     status, reason, when = held
-    message = (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
-               f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
-    _audit(con, str(uuid.uuid4()), kind, key, path, sha, 0, "held", message, archived, identity=identity,
-           year=year, run_id=run_id)
-    return {"file": path.name, "status": "held", "rows": 0, "message": message}
+    return (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
+            f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
 
 
-def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None, retry: bool = False) -> dict:
-    """Load one wave file; returns a summary. Raises IngestError when rejected.
+def quarantine_entry(con, kind: str, key: str, entry: Path, problem: str, *, year=None, run_id=None,
+                     retry: bool = False) -> dict:
+    """A landing entry that is not a regular file of its own (a link, a second name of a file, a pipe,
+    a device): never followed or read; quarantined and recorded once (held after that, unless retried)."""
+    identity = entry_identity(entry, problem)
+    held = None if retry else _held(con, kind, identity)
+    if held:
+        return {"file": entry.name, "path": str(entry), "status": "held", "rows": 0, "message": _held_message(held)}
+    exc = not_a_file(entry, problem)
+    _reject(con, kind, key, entry, exc, identity=identity, year=year, run_id=run_id)
+    return {"file": entry.name, "path": str(entry), "status": "quarantined", "rows": 0, "message": exc.describe()}
 
-    The delivery (data file + codebook + code lists) is archived first. A delivery loaded already
-    is 'unchanged'; one rejected or quarantined before is 'held' (not read again) unless `retry`."""
-    path = Path(path)
+
+def quarantine_unread(con, kind: str, key: str, exc: Quarantine, *, year=None, run_id=None, retry: bool = False,
+                      identity: str | None = None, taken: Taken | None = None, shown=None) -> dict:
+    """A delivery refused before it was parsed (OverLimit, NotAFile), or read and found incomplete
+    (Incomplete): quarantined and recorded once. `shown`: the delivered file(s) the audit names."""
+    path = Path(exc.file)
+    recorded = shown if shown is not None else path
+    name = " + ".join(Path(x).name for x in recorded) if isinstance(recorded, list) else path.name
+    identity = identity or (taken.sha256 if taken else entry_identity(path, exc.problem))
+    held = None if retry else _held(con, kind, identity)
+    if held:
+        return {"file": name, "path": str(path), "status": "held", "rows": 0, "message": _held_message(held)}
+    single = not isinstance(recorded, list) or len(recorded) == 1
+    _reject(con, kind, key, recorded, exc, taken.local if taken and single else None, identity=identity, year=year,
+            run_id=run_id, sha=taken.sha256 if taken and single else (identity if taken else ""),
+            size=taken.size if taken and single else None)
+    return {"file": name, "path": str(path), "status": "quarantined", "rows": 0, "message": exc.describe()}
+
+
+def _take(path: Path, into: Path, shown: Path) -> Taken:
+    """`take`, its errors naming the file as delivered."""
+    try:
+        return take(path, into)
+    except IngestError as exc:
+        raise exc.relocated({str(path): str(shown)}) from None
+
+
+def load_survey_wave(con, path: Path | list[Path], cb: Codebook, *, run_id: str | None = None, retry: bool = False,
+                     shown_as: Path | list[Path] | None = None, delivered_as: dict[str, str] | None = None) -> dict:
+    """Load one wave (its file, or the parts of a wave delivered in several files: codebook
+    `delivery.parts`); returns a summary. Raises IngestError when it is rejected; a delivery refused
+    before reading (over a resource limit, not a regular file) or read and found incomplete (a region
+    of its fieldwork plan without respondents) is quarantined and returned.
+
+    The delivery (data file(s) + codebook + the code lists its pattern matches) is taken in first: each
+    file read once into the archive, and the archived copies are what is parsed (ingest/intake.py).
+    A delivery loaded already is 'unchanged'; one rejected or quarantined before is 'held' (not read
+    again) unless `retry`; neither is recorded again. `shown_as` (the data file(s)) and `delivered_as`
+    (any staged path -> the path given): the files as delivered (`make load` stages copies), which
+    messages and the audit name, never a staging copy."""
+    files = [Path(x) for x in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    given = dict(delivered_as or {})
+    if shown_as is not None:
+        given.update({str(f): str(s_) for f, s_ in zip(files, shown_as if isinstance(shown_as, (list, tuple))
+                                                       else [shown_as])})
+
+    def as_delivered(p) -> Path:
+        return Path(given.get(str(p), str(p)))
+
+    delivered = [as_delivered(f) for f in files]
+    shown_wave = delivered if len(delivered) > 1 else delivered[0]
     key = str(cb.wave)
-    sha = sha256_of(path) if path.exists() else ""
-    parts = survey_delivery_parts(path, cb)
-    identity = delivery_identity(parts)
-    archived = _archive(con, path, sha)
-    for companion in sorted({*_companions(path), *parts[1:]}):  # code lists, the codebook used
-        _archive(con, companion, sha256_of(companion))
-    ids = {"identity": identity, "year": cb.wave, "run_id": run_id}
+    into = intake_root(con)
+    ids = {"year": cb.wave, "run_id": run_id}
+    pattern = cb.delivery.get("code_list_file")
+    try:
+        data = [_take(f, into, d) for f, d in zip(files, delivered)]
+        others = [Path(cb.path)] + (matching_files(files[0].parent, pattern) if pattern else [])
+        taken = data + [_take(p, into, as_delivered(p)) for p in others]
+    except Quarantine as exc:
+        return {"wave": cb.wave, **quarantine_unread(con, "survey", key, exc, retry=retry, **ids)}
+    except IngestError as exc:
+        _reject(con, "survey", key, shown_wave, exc, **ids)
+        raise
+    n_data = len(data)
+    identity = identity_of([t.sha256 for t in taken])
+    names_shown = " + ".join(d.name for d in delivered)
     held = None if retry else _held(con, "survey", identity)
     if held:
-        return {"wave": cb.wave, **_held_result(con, "survey", key, path, sha, archived, held, **ids)}
+        return {"wave": cb.wave, "file": names_shown, "status": "held", "rows": 0, "message": _held_message(held)}
+    copies = [(str(t.delivered), str(t.local), t.sha256) for t in taken]  # what was read, its archived copy
     if _current_identity(con, "survey", key) == identity:
-        _audit(con, str(uuid.uuid4()), "survey", key, path, sha, 0, "unchanged", archived=archived, **ids)
-        return {"wave": cb.wave, "file": path.name, "status": "unchanged", "rows": 0}
+        return {"wave": cb.wave, "file": names_shown, "status": "unchanged", "rows": 0, "taken": copies}
+    ids["identity"] = identity
+    names = {str(t.local): str(as_delivered(t.delivered)) for t in taken}
+    names |= {str(t.delivered): str(as_delivered(t.delivered)) for t in taken}
+    archived = data[0].local if n_data == 1 else None
+    data_sha = data[0].sha256 if n_data == 1 else identity_of([t.sha256 for t in data])
+    data_size = sum(t.size for t in data)
     try:
-        if not path.exists() or path.stat().st_size == 0:
-            raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
-        delivery = read_survey_file(path, cb)  # municipality codes checked there (aliases applied)
+        for t, d in zip(data, delivered):
+            if t.size == 0:
+                raise IngestError(d, "the file is empty")
+        cb_read = load_codebook(taken[n_data].local, shown_as=as_delivered(cb.path))
+        in_parts = bool(cb_read.delivery.get("parts"))  # a wave in parts: its size is the union's
+        parts = [read_survey_file(t.local, cb_read, code_lists=[x.local for x in taken[n_data + 1:]],
+                                  clock=(t.delivered, t.sha256), part=in_parts) for t in data]
+        delivery = _union(parts, [d for d in delivered], cb_read) if in_parts else parts[0]
+        coverage = check_coverage(delivery, cb_read, shown_wave)  # a part alone is incomplete before it is small
+        if in_parts:
+            _check_union_size(delivery, delivered, cb_read)
+    except Quarantine as exc:
+        exc.relocated(names)
+        return {"wave": cb.wave, **quarantine_unread(con, "survey", key, exc, retry=retry, taken=data[0],
+                                                      identity=identity, run_id=run_id, year=cb.wave,
+                                                      shown=shown_wave)}
     except IngestError as exc:
-        _reject(con, "survey", key, path, exc, archived, **ids)
+        exc.relocated(names)
+        _reject(con, "survey", key, shown_wave, exc, archived, sha=data_sha, size=data_size, **ids)
         raise
     checkpoint("survey:parsed")
+    cb = cb_read
     load_id = str(uuid.uuid4())
     cells = delivery.cells.assign(wave=cb.wave, load_id=load_id)
     variables = delivery.variables.assign(wave=cb.wave, load_id=load_id)
     value_labels = delivery.value_labels.assign(wave=cb.wave, load_id=load_id)
     cb_vars = pd.DataFrame(cb.variable_rows(), columns=["wave", "source_variable", "role", "item_code",
                                                          "blank_reason", "label_lv", "label_en", "scale_code"])
-    cb_vals = pd.DataFrame(cb.value_rows(), columns=["wave", "source_variable", "source_code",
+    cb_vals = pd.DataFrame(cb.value_rows(), columns=["wave", "source_variable", "source_code", "source_label",
                                                      "harmonised_value", "missing_reason"])
+    cb_vals["source_code"] = cb_vals["source_code"].astype("float64")
+    cb_vals["source_label"] = cb_vals["source_label"].astype(object)
     wave_row = pd.DataFrame([{
-        "wave": cb.wave, "load_id": load_id, "source_file": path.name, "sha256": sha, "scope": cb.scope,
+        "wave": cb.wave, "load_id": load_id, "source_file": names_shown, "sha256": data_sha, "scope": cb.scope,
         "delivery_format": cb.delivery_format, "boundary_set": cb.boundary_set, "age_min": cb.age_range[0],
         "age_max": cb.age_range[1], "n_respondents": delivery.n_respondents, "has_weight": cb.weight is not None,
         "title_lv": cb.title_lv, "title_en": cb.title_en, "codebook_file": cb.path.name,
+        "coverage_plan": coverage["plan"], "planned_municipalities": coverage["planned"],
+        "municipalities_with_respondents": coverage["municipalities"], "regions_with_respondents": coverage["regions"],
+        "n_parts": n_data,
     }])
     con.execute("begin transaction")
     try:
@@ -285,15 +440,130 @@ def load_survey_wave(con, path: Path, cb: Codebook, *, run_id: str | None = None
             cols = [r[0] for r in con.execute(f"describe raw.{table}").fetchall()]
             con.execute(f"insert into raw.{table} ({', '.join(cols)}) select {', '.join(cols)} from _frame")
             con.unregister("_frame")
-        _audit(con, load_id, "survey", key, path, sha, len(cells), "loaded", archived=archived, **ids)
-        audit_notes.record(con, load_id, "survey", key, path.name, delivery.aliases_applied, delivery.ignored_columns)
+        _audit(con, load_id, "survey", key, shown_wave, data_sha, len(cells), "loaded", archived=archived,
+               size=data_size, **ids)
+        audit_notes.record(con, load_id, "survey", key, names_shown, delivery.aliases_applied,
+                           delivery.ignored_columns, delivery.excluded)
         checkpoint("survey:in-transaction")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return {"wave": cb.wave, "file": path.name, "status": "loaded", "rows": len(cells),
-            "respondents": delivery.n_respondents, "notes": delivery.notes()}
+    return {"wave": cb.wave, "file": names_shown, "status": "loaded", "rows": len(cells),
+            "respondents": delivery.n_respondents, "notes": delivery.notes(), "coverage": coverage["notes"],
+            "taken": copies}
+
+
+def _union(parts: list, delivered: list[Path], cb: Codebook):
+    """One wave from its parts: respondent ids unique across them (a clash names both files), rows
+    numbered on through the parts, the size checked on the union (expected_respondents)."""
+    from ingest.errors import shown as shown_value
+    from ingest.readers.survey_file import SurveyDelivery
+
+    first_of: dict[str, tuple[int, int]] = {}
+    for k, part in enumerate(parts):
+        ids = part.cells.drop_duplicates("row_number")[["row_number", "respondent_source_id"]]
+        for row_number, rid in zip(ids["row_number"], ids["respondent_source_id"]):
+            if rid in first_of:
+                j, place = first_of[rid]
+                word = {"csv": "line", "excel": "row", "spss": "row"}[cb.delivery_format]
+                here = int(part.file_rows[row_number - 1])
+                raise IngestError(delivered[k], f"respondent id {shown_value(rid).strip(chr(39))} is also in "
+                                  f"{printable(delivered[j])} ({word} {place}): respondent ids must be unique across "
+                                  "the parts of a wave (codebook delivery.parts)", row=here, row_word=word,
+                                  column=cb.respondent_id, value=rid)
+            first_of[rid] = (k, int(part.file_rows[row_number - 1]))
+    n = sum(p.n_respondents for p in parts)
+    offset, cells = 0, []
+    for p in parts:
+        cells.append(p.cells.assign(row_number=p.cells["row_number"] + offset))
+        offset += p.n_respondents
+    labels = pd.concat([p.value_labels for p in parts], ignore_index=True).drop_duplicates(["variable", "code"])
+    out = SurveyDelivery(delivered[0], cb.wave, n, pd.concat(cells, ignore_index=True), parts[0].variables, labels)
+    out.ignored_columns = [dict(c, column=c["column"]) for p in parts for c in p.ignored_columns]
+    out.ignored_columns = list({(c["column"], c["position"]): c for c in out.ignored_columns}.values())
+    out.aliases_applied = _merge_aliases([a for p in parts for a in p.aliases_applied])
+    out.excluded = [dict(e, file=d.name) for p, d in zip(parts, delivered) for e in p.excluded]
+    out.municipalities = pd.concat([p.municipalities for p in parts], ignore_index=True)
+    return out
+
+
+def _check_union_size(delivery, delivered: list[Path], cb: Codebook) -> None:
+    """A wave in parts: the union against expected_respondents (each part alone may be small)."""
+    n = delivery.n_respondents
+    lo, hi = cb.expected_respondents
+    if not lo <= n <= hi:
+        names = ", ".join(printable(d.name) for d in delivered)
+        raise IngestError(delivered[0], f"the wave's {len(delivered)} part{'s' if len(delivered) > 1 else ''} ({names}) "
+                          f"have {n} respondents together, {'fewer' if n < lo else 'more'} than the "
+                          f"{lo if n < lo else hi} expected for wave {cb.wave} (expected_respondents in codebook "
+                          f"{cb.path.name} or ingest/config/survey_delivery.yml)")
+
+
+def _merge_aliases(aliases: list[dict]) -> list[dict]:
+    merged: dict[tuple, dict] = {}
+    for a in aliases:
+        k = (a["variable"], a["delivered_code"], a["applied_code"])
+        if k in merged:
+            merged[k] = dict(merged[k], rows=merged[k]["rows"] + a["rows"])
+        else:
+            merged[k] = dict(a)
+    return list(merged.values())
+
+
+def check_coverage(delivery, cb: Codebook, shown) -> dict:
+    """Where the wave has respondents, against its fieldwork plan: every region of its boundary set (a
+    national plan, the default), or the municipalities the codebook's coverage names. A region (or
+    planned municipality) without respondents: the wave is incomplete (a part not delivered yet) and is
+    held (errors.Incomplete), never published as national. A respondent outside a municipal plan is an
+    error. Returns what the raw wave row and the load's notes say."""
+    from ingest.errors import Incomplete
+    from ingest.municipalities import municipality_name, regions
+
+    region_of = regions(cb.boundary_set)
+    have = sorted(set(delivery.municipalities.dropna()))
+    have_regions = sorted({region_of[c] for c in have if c in region_of})
+    all_regions = sorted(set(region_of.values()))
+    n_units = len(region_of)
+    notes = []
+    if cb.planned_municipalities is None:
+        missing = [r for r in all_regions if r not in have_regions]
+        if missing:
+            raise Incomplete(shown if not isinstance(shown, list) else shown[0],
+                             f"incomplete wave {cb.wave}: no respondents in {len(missing)} of the {len(all_regions)} "
+                             f"regions ({', '.join(missing)}); its fieldwork plan is national (codebook {cb.path.name} "
+                             "has no coverage.municipalities). Held: nothing of it is loaded or published. A wave "
+                             "delivered in parts (delivery.parts) loads when its missing part comes; a local survey "
+                             "says so with coverage.municipalities")
+        plan, planned = "national", None
+        notes.append(f"coverage: respondents in {len(have_regions)} of {len(all_regions)} regions and {len(have)} of "
+                     f"{n_units} municipalities ({cb.boundary_set})")
+    else:
+        planned_set = set(cb.planned_municipalities)
+        unknown = sorted(planned_set - set(region_of))
+        if unknown:
+            raise IngestError(cb.path, f"coverage.municipalities names codes that are not units of {cb.boundary_set}",
+                              column="coverage.municipalities", row_word="line", column_word="key", value=unknown)
+        outside = [c for c in have if c not in planned_set]
+        if outside:
+            rows = int(delivery.municipalities.isin(outside).sum())
+            raise IngestError(shown if not isinstance(shown, list) else shown[0],
+                              f"{rows} respondent(s) in municipalities outside the wave's fieldwork plan "
+                              f"(coverage.municipalities of codebook {cb.path.name})", value=outside)
+        missing = sorted(planned_set - set(have))
+        if missing:
+            raise Incomplete(shown if not isinstance(shown, list) else shown[0],
+                             f"incomplete wave {cb.wave}: no respondents in {len(missing)} of the {len(planned_set)} "
+                             "municipalities of its fieldwork plan ("
+                             + ", ".join(f"{municipality_name(cb.boundary_set, c)} {c}" for c in missing)
+                             + f"; coverage.municipalities of codebook {cb.path.name}). Held: nothing of it is loaded "
+                             "or published")
+        plan, planned = "municipalities", ",".join(sorted(planned_set))
+        notes.append(f"coverage: a local survey of {len(planned_set)} municipalit{'y' if len(planned_set) == 1 else 'ies'} "
+                     "(coverage.municipalities): published for them only, never as national or for a region it "
+                     "does not cover whole")
+    return {"plan": plan, "planned": planned, "municipalities": len(have), "regions": len(have_regions),
+            "notes": notes}
 
 
 class _AuditState:
@@ -307,7 +577,7 @@ class _AuditState:
                where source_kind = ? and status in ('loaded', 'unchanged', 'rejected', 'quarantined', 'not_promoted')
                order by loaded_at desc""",
             [kind]).fetchall()
-        holds: dict[str, str] = {}  # partition -> the identity it holds now (its latest load or confirmation)
+        holds: dict[str, str] = {}  # partition -> the identity it holds now (its latest load)
         latest: dict[str, tuple] = {}  # identity -> its latest outcome
         for identity, key, status, message, when in rows:
             if status in ("loaded", "unchanged"):
@@ -319,69 +589,135 @@ class _AuditState:
 
 def load_admin_extract(con, path: Path, layout: dict | None = None, seen: dict[str, str] | None = None,
                        expected_year: int | None = None, *, run_id: str | None = None,
-                       retry: bool = False) -> dict:
+                       retry: bool = False, shown_as: Path | None = None) -> dict:
     """Load one municipality-year workbook (load_admin_extracts with one file); raises IngestError
-    when it is rejected."""
-    results, rejected = load_admin_extracts(con, [(Path(path), expected_year, retry)], layout=layout, seen=seen,
-                                            run_id=run_id)
+    when it is rejected (a quarantined one is returned)."""
+    results, rejected = load_admin_extracts(con, [AdminItem(Path(path), expected_year, retry, shown_as=shown_as)],
+                                            layout=layout, seen=seen, run_id=run_id)
     if rejected:
         raise rejected[0]
     return results[0]
 
 
-def load_admin_extracts(con, items: list[tuple[Path, int | None, bool]], *, layout: dict | None = None,
+@dataclass
+class AdminItem:
+    """One workbook to load: where it is, the year of the folder it was delivered in, whether a held
+    delivery is retried, whether a staged workbook may replace it (a landing workbook), and the name
+    it was delivered under (`make load` stages a copy)."""
+
+    path: Path
+    expected_year: int | None = None
+    retry: bool = False
+    replaceable: bool = False
+    shown_as: Path | None = None
+
+    @property
+    def delivered(self) -> Path:
+        return Path(self.shown_as) if self.shown_as is not None else Path(self.path)
+
+
+def load_admin_extracts(con, items: list, *, layout: dict | None = None,
                         seen: dict[str, str] | None = None, run_id: str | None = None,
                         progress=None) -> tuple[list[dict], list[IngestError]]:
-    """Load municipality-year workbooks, [(path, expected year, retry)], in one transaction: every
-    file is archived, read and checked on its own, rejected ones are recorded and returned (not
-    raised), the others loaded together. An unchanged file (same checksum as the current load of its
-    municipality-year) is not parsed again; one rejected or quarantined before is 'held' unless
-    retried. `seen` (municipality/year -> file) makes a second extract for the same municipality
-    and year an error; the expected year (the landing folder's) makes a misfiled extract an error."""
+    """Load municipality-year workbooks (AdminItem, or (path, expected year, retry)) in one transaction:
+    every file is taken in (read once into the archive; the copy is parsed), read and checked on its
+    own; rejected ones are recorded and returned (not raised), quarantined ones (over a resource
+    limit, not a regular file) recorded and passed over, the others loaded together. An unchanged
+    file (same checksum as the current load of its municipality-year) is not parsed again; one
+    rejected or quarantined before is 'held' unless retried. A `replaceable` workbook whose
+    municipality-year a workbook earlier in `items` loads is left out ('replaced'). `seen`
+    (municipality/year -> file) makes a second extract for the same municipality and year an error;
+    the expected year (the landing folder's) makes a misfiled extract an error."""
     seen = {} if seen is None else seen
     layout = layout or load_layout()
     state = _AuditState(con, "admin")
+    into = intake_root(con)
     results, rejected, frames, audits, notes = [], [], [], [], []
+    loaded_keys: set[str] = set()
+    given_shas: dict[str, str] = {}  # workbooks given to `make load` in this batch: sha256 -> municipality/year
 
-    def audit(load_id, key, path, sha, rows, status, message=None, archived=None, *, year, public=None):
-        audits.append([load_id, "admin", key, path.name, str(path), sha, path.stat().st_size if path.exists() else 0,
-                       rows, status, message, _now(), None if archived is None else str(archived), sha, year, run_id,
-                       public if public is not None else LOAD_STATUSES.get(status)])
+    def audit(load_id, key, path, sha, rows, status, message=None, archived=None, *, year, public=None,
+              identity=None, size=None):
+        audits.append([load_id, "admin", key, path.name, str(path), sha, _size(path) if size is None else size,
+                       rows, status, message, _now(), None if archived is None else str(archived), identity or sha,
+                       year, run_id, public if public is not None else LOAD_STATUSES.get(status)])
 
-    for i, (path, expected_year, retry) in enumerate(items, 1):
-        path = Path(path)
-        sha = sha256_of(path) if path.exists() else ""
-        archived = _archive(con, path, sha)
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, AdminItem):
+            item = AdminItem(Path(item[0]), item[1], item[2])
+        path, expected_year, retry, shown = Path(item.path), item.expected_year, item.retry, item.delivered
+        try:
+            taken = _take(path, into, shown)
+        except Quarantine as exc:
+            identity = entry_identity(shown, exc.problem)
+            held = None if retry else state.held.get(identity)
+            if held:
+                results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "held",
+                                "rows": 0, "message": _held_message(held)})
+            else:
+                audit(str(uuid.uuid4()), shown.name, shown, "", None, "quarantined", exc.describe(),
+                      year=expected_year, public=_public_reason("admin", expected_year, exc), identity=identity)
+                results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "quarantined",
+                                "rows": 0, "message": exc.describe()})
+            continue
+        except IngestError as exc:
+            audit(str(uuid.uuid4()), shown.name, shown, "", None, "rejected", exc.describe(),
+                  year=expected_year, public=_public_reason("admin", expected_year, exc))
+            rejected.append(exc)
+            continue
+        sha = taken.sha256
         held = None if retry else state.held.get(sha)
         current = state.partition_of.get(sha)
         if current and expected_year is not None and not current.endswith(f"/{expected_year}"):
             current = None  # the same workbook as another year's, filed here: read it (and say it is misfiled)
-        if held:
-            status, reason, when = held
-            message = (f"{status} on {when:%Y-%m-%d %H:%M} UTC and delivered again unchanged: not retried "
-                       f"(reason then: {reason}). Deliver a corrected file, or retry it with `make load`.")
-            audit(str(uuid.uuid4()), path.name, path, sha, 0, "held", message, archived, year=expected_year)
-            results.append({"key": path.name, "file": path.name, "status": "held", "rows": 0, "message": message})
-        elif current and seen.get(current, path.name) == path.name:
-            seen[current] = path.name
-            audit(str(uuid.uuid4()), current, path, sha, 0, "unchanged", archived=archived, year=expected_year)
-            results.append({"key": current, "file": path.name, "status": "unchanged", "rows": 0})
+        if item.replaceable and sha in given_shas:
+            # the landing workbook is the very delivery given to `make load` (the same file, or the same bytes
+            # under another name): one delivery, read once, never a second extract for its municipality-year
+            results.append({"key": given_shas[sha], "file": shown.name, "path": str(shown), "status": "same_delivery",
+                            "rows": 0, "sha256": sha})
+        elif item.replaceable and current and current in loaded_keys:
+            results.append({"key": current, "file": shown.name, "path": str(shown), "status": "replaced", "rows": 0})
+        elif held:
+            results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "held", "rows": 0,
+                            "message": _held_message(held)})
+        elif current and seen.get(current, shown.name) == shown.name:
+            seen[current] = shown.name
+            results.append({"key": current, "file": shown.name, "path": str(shown), "status": "unchanged", "rows": 0,
+                            "taken": [(str(taken.delivered), str(taken.local), sha)]})
+            loaded_keys.add(current)
+            if not item.replaceable:
+                given_shas[sha] = current
         else:
             try:
-                extract, key, aliases = _read_extract(path, layout, expected_year, seen)
+                if taken.size == 0:
+                    raise IngestError(shown, "the file is empty")
+                extract, key, aliases = _read_extract(taken.local, layout, expected_year, seen, shown,
+                                                      clock=(taken.delivered, sha))
+            except Quarantine as exc:
+                exc.relocated({str(taken.local): str(shown)})
+                audit(str(uuid.uuid4()), shown.name, shown, sha, None, "quarantined", exc.describe(), taken.local,
+                      year=expected_year, public=_public_reason("admin", expected_year, exc), size=taken.size)
+                results.append({"key": shown.name, "file": shown.name, "path": str(shown), "status": "quarantined",
+                                "rows": 0, "message": exc.describe()})
             except IngestError as exc:
-                audit(str(uuid.uuid4()), path.name, path, sha, None, "rejected", exc.describe(), archived,
-                      year=expected_year, public=_public_reason("admin", expected_year, exc))
+                exc.relocated({str(taken.local): str(shown)})
+                audit(str(uuid.uuid4()), shown.name, shown, sha, None, "rejected", exc.describe(), taken.local,
+                      year=expected_year, public=_public_reason("admin", expected_year, exc), size=taken.size)
                 rejected.append(exc)
             else:
-                seen[key] = path.name
+                seen[key] = shown.name
+                loaded_keys.add(key)
+                if not item.replaceable:
+                    given_shas[sha] = key
                 load_id = str(uuid.uuid4())
                 frames.append(extract.rows.assign(
-                    load_id=load_id, source_file=path.name, municipality_code=extract.municipality_code,
+                    load_id=load_id, source_file=shown.name, municipality_code=extract.municipality_code,
                     municipality_name=extract.municipality_name, year=extract.year))
-                audit(load_id, key, path, sha, len(extract.rows), "loaded", archived=archived, year=extract.year)
-                notes.append((load_id, key, path.name, aliases))
-                results.append({"key": key, "file": path.name, "status": "loaded", "rows": len(extract.rows),
+                audit(load_id, key, shown, sha, len(extract.rows), "loaded", archived=taken.local, year=extract.year,
+                      size=taken.size)
+                notes.append((load_id, key, shown.name, aliases))
+                results.append({"key": key, "file": shown.name, "path": str(shown), "status": "loaded",
+                                "rows": len(extract.rows), "taken": [(str(taken.delivered), str(taken.local), sha)],
                                 "notes": extract.notes + [
                                     f"municipality code {a['delivered_code']} read as {a['applied_code']} (alias "
                                     f"valid {a['valid_from'] or '…'} to {a['valid_to'] or 'open'})" for a in aliases]})
@@ -413,11 +749,14 @@ def load_admin_extracts(con, items: list[tuple[Path, int | None, bool]], *, layo
     return results, rejected
 
 
-def _read_extract(path: Path, layout: dict, expected_year: int | None, seen: dict[str, str]):
-    """Read and check one workbook: (extract, municipality/year key, aliases applied)."""
+def _read_extract(path: Path, layout: dict, expected_year: int | None, seen: dict[str, str],
+                  shown: Path | None = None, clock: tuple[Path | None, str | None] = (None, None)):
+    """Read and check one workbook (`path`: the copy to parse, `shown`: the file as delivered, whose
+    name is cross-checked and named): (extract, municipality/year key, aliases applied)."""
+    shown = Path(shown) if shown is not None else Path(path)
     if not path.exists() or path.stat().st_size == 0:
         raise IngestError(path, "the file is empty" if path.exists() else "the file does not exist")
-    extract: AdminExtract = read_admin_table(path, layout)
+    extract: AdminExtract = read_admin_table(path, layout, clock)
     if expected_year is not None and extract.year != expected_year:
         raise IngestError(path, f"the extract reports year {extract.year} but was delivered under "
                           f"admin/{expected_year}/; file it under its own year", sheet=extract.sheets[0],
@@ -434,8 +773,8 @@ def _read_extract(path: Path, layout: dict, expected_year: int | None, seen: dic
                for a in resolved.applied]
     extract.municipality_code = resolved.mapping[extract.municipality_code]
     key = f"{extract.municipality_code}/{extract.year}"
-    if seen.get(key, path.name) != path.name:
-        raise IngestError(path, f"a second extract for municipality/year {key} (the first is {seen[key]}); "
+    if seen.get(key, shown.name) != shown.name:
+        raise IngestError(path, f"a second extract for municipality/year {key} (the first is {printable(seen[key])}); "
                           "deliver one extract per municipality and year", value=key)
     return extract, key, aliases
 
@@ -464,31 +803,85 @@ def _current_partition_of(con, kind: str, identity: str) -> str | None:
     return row[0] if row else None
 
 
+@dataclass
+class WaveFolder:
+    """A wave folder ``survey/<wave>/`` as a delivery: its data file and codebook, or the problem that
+    keeps it from being read, and its entries that are not regular files (refused by name)."""
+
+    wave: int
+    folder: Path
+    data_files: list[Path] = field(default_factory=list)  # one, or the parts of a wave in several files
+    codebook: Codebook | None = None
+    problem: IngestError | None = None
+    unsafe: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def data_file(self) -> Path | None:
+        return self.data_files[0] if self.data_files else None
+
+
+def wave_folders(survey_landing: Path, years: set[int] | None = None) -> list[WaveFolder]:
+    """Every wave folder of `survey_landing` (of `years`), read as far as it can be: the file its
+    codebook's data_file pattern matches, or the problem (no codebook, none or several matching
+    files, a codebook for another wave, a codebook over the limits); nothing is followed through a
+    link, and no data file is read."""
+    from ingest.codebook import codebook_for_delivery
+    from ingest.landing import year_entries
+
+    out = []
+    for year, d, problem in year_entries(survey_landing):
+        if years is not None and year not in years:
+            continue
+        if problem:
+            out.append(WaveFolder(year, d, unsafe=[(d, problem)]))
+            continue
+        wf = WaveFolder(year, d, unsafe=unsafe_entries(d))
+        try:
+            cb = codebook_for_delivery(d)
+            if cb.wave != year:
+                raise IngestError(cb.path, f"codebook is for wave {cb.wave} but serves the folder survey/{d.name}/",
+                                  column="wave", value=cb.wave)
+            files = [f for f in matching_files(d, cb.delivery["data_file"]) if f.suffix.lower() not in {".yml", ".yaml"}]
+            if cb.delivery.get("parts") and files:
+                wf.codebook, wf.data_files = cb, files
+            elif len(files) != 1:
+                raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
+                                  f"(codebook {cb.path.name}), found {len(files)}"
+                                  + ("; a wave delivered in several files says so: delivery.parts: true"
+                                     if len(files) > 1 else ""), value=[f.name for f in files])
+            else:
+                wf.codebook, wf.data_files = cb, files
+        except IngestError as exc:
+            wf.problem = exc
+        out.append(wf)
+    return out
+
+
 def survey_files(survey_landing: Path, years: set[int] | None = None) -> list[tuple[int, Path]]:
     """Delivered wave files: ``survey/<wave>/<file>``, the file found by the data_file pattern
     of the wave's codebook. A wave folder without a codebook, or with no or several matching
     files, is an error naming the folder."""
-    from ingest.codebook import codebook_for_delivery
-    from ingest.file_patterns import matching_files
-
     found = []
-    for d in sorted(p for p in survey_landing.glob("*") if p.is_dir() and p.name.isdigit()):
-        if years is not None and int(d.name) not in years:
-            continue
-        cb = codebook_for_delivery(d)
-        if cb.wave != int(d.name):
-            raise IngestError(cb.path, f"codebook is for wave {cb.wave} but serves the folder survey/{d.name}/",
-                              column="wave", value=cb.wave)
-        files = [f for f in matching_files(d, cb.delivery["data_file"]) if f.suffix.lower() not in {".yml", ".yaml"}]
-        if len(files) != 1:
-            raise IngestError(d, f"expected one file matching {cb.delivery['data_file']!r} "
-                              f"(codebook {cb.path.name}), found {len(files)}", value=[f.name for f in files])
-        found.append((int(d.name), files[0]))
+    for wf in wave_folders(survey_landing, years):
+        if wf.problem is not None:
+            raise wf.problem
+        found += [(wf.wave, f) for f in wf.data_files]
     return found
 
 
 def admin_files(admin_landing: Path, years: set[int] | None = None) -> list[Path]:
-    """Workbooks under admin/<year>/, whatever their name (``*.xlsx``, any letter case); hidden files
-    and the lock files Excel leaves beside an open workbook (``~$name.xlsx``) are not deliveries."""
-    return sorted(p for d in sorted(admin_landing.glob("*")) if d.is_dir() and d.name.isdigit()
-                  and (years is None or int(d.name) in years) for p in matching_files(d, "*.xlsx"))
+    """Workbooks under admin/<year>/, whatever their name (``*.xlsx``, ``*.xls``, any letter case); hidden files
+    and the lock files Excel leaves beside an open workbook (``~$name.xlsx``) are not deliveries, nor
+    is anything that is not a regular file of its own (refused by name, ingest/intake.py)."""
+    from ingest.landing import year_entries
+
+    return sorted(p for year, d, problem in year_entries(admin_landing)
+                  if problem is None and (years is None or year in years) for p in admin_workbooks_in(d))
+
+
+ADMIN_PATTERNS = ("*.xlsx", "*.xls")  # LM tables: Excel workbooks, also Excel 97-2003 (LABIS exports)
+
+
+def admin_workbooks_in(folder: Path) -> list[Path]:
+    """The workbooks of one admin/<year>/ folder (.xlsx and .xls, any letter case)."""
+    return sorted({p for pattern in ADMIN_PATTERNS for p in matching_files(folder, pattern)})

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.faults import checkpoint
+from ingest.faults import checkpoint, trace
 
 BUILDING_SUFFIX = ".building"   # the run's working copy (a fixed name: dbt's profile stays stable)
 AUDIT_SUFFIX = ".audit-update"  # a copy of the live file taking a failed run's audit rows
@@ -87,6 +87,7 @@ def promote(work: Path, live: Path) -> None:
     checkpoint("promote:before-replace")
     os.replace(work, live)
     _fsync_dir(Path(live).parent)
+    trace("promote:replaced")
 
 
 def discard(work: Path) -> None:
@@ -116,3 +117,4 @@ def updated_live(live: Path, ddl: str):
     checkpoint("audit:before-replace")
     os.replace(tmp, live)
     _fsync_dir(live.parent)
+    trace("audit:replaced")

@@ -17,9 +17,10 @@ from dagster import (
 )
 
 from ingest.codebook import codebook_for_delivery
-from ingest.errors import IngestError
+from ingest.errors import IngestError, printable
 from ingest.file_patterns import UnsafePattern
-from ingest.landing import codebook_available
+from ingest.intake import entry_identity, entry_problem, unsafe_entries
+from ingest.landing import codebook_available, year_entries
 from ingest.settings import codebook_dir, resolve_paths
 from ingest.warehouse import admin_files, delivery_identity, sha256_of, survey_delivery_parts, survey_files
 from orchestration.partitions import DELIVERY_YEARS, WRITER_TAGS, range_tags_of
@@ -29,7 +30,7 @@ def _hashes(files: list[Path], cache: dict) -> dict[str, str]:
     """sha256 of each file, re-read only when its size or modification time changed."""
     out = {}
     for p in files:
-        st = p.stat()
+        st = p.lstat()
         key = str(p)
         hit = cache.get(key)
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
@@ -73,28 +74,43 @@ def known_deliveries(warehouse_path: Path) -> tuple[dict[str, str], set[tuple[in
 
 def plan_landing_runs(landing_dir: Path, warehouse_path: Path, codebooks: Path, cache: dict) -> tuple[list[int], list[str]]:
     """Which delivery years hold a delivery the warehouse does not hold yet (and has not held back),
-    as plain data (tested without a Dagster instance): (years, messages)."""
+    as plain data (tested without a Dagster instance): (years, messages). Nothing is read through a
+    link: entries that are not regular files start a run (which refuses them by name) until they are
+    on record, and are then held like any refused delivery."""
     landing_dir = Path(landing_dir)
     survey_now, admin_now, held = known_deliveries(warehouse_path)
     years, messages = set(), []
+
+    def screen(kind: str, year: int, entries: list[tuple[Path, str]]) -> None:
+        for entry, problem in entries:
+            if entry_identity(entry, problem) not in held:
+                years.add(year)
+                messages.append(f"{kind}/{year}/{printable(entry.name)}: {problem}: the run refuses it by name")
+
     survey_root = landing_dir / "survey"
-    for d in sorted(p for p in survey_root.glob("*") if p.is_dir() and p.name.isdigit()) if survey_root.exists() else []:
-        year = int(d.name)
-        if not any(p.is_file() and not p.name.startswith(".") for p in d.iterdir()):
+    for year, d, problem in year_entries(survey_root):
+        if problem:
+            screen("survey", year, [(d, problem)])
+            continue
+        screen("survey", year, unsafe_entries(d))
+        if not any(entry_problem(p) is None and not p.name.startswith(".") for p in d.iterdir()):
             continue
         if not (codebook_available(year, codebooks) or codebook_available(year, d)):
             messages.append(f"survey/{year}/ has files but no codebook wave_{year}.yml yet: waiting for it")
             continue
         try:
-            [(_, data_file)] = survey_files(survey_root, {year})
-            identity = delivery_identity(survey_delivery_parts(data_file, codebook_for_delivery(d)))
+            data_files = [f for _, f in survey_files(survey_root, {year})]
+            identity = delivery_identity(survey_delivery_parts(data_files, codebook_for_delivery(d)))
         except (IngestError, UnsafePattern, ValueError) as exc:
-            messages.append(f"survey/{year}/ cannot be read as a delivery yet ({exc}): the run will say why")
+            messages.append(f"survey/{year}/ cannot be read as a delivery yet ({printable(str(exc))}): the run will "
+                            "say why")
             years.add(year)
             continue
         if survey_now.get(str(year)) != identity and identity not in held:
             years.add(year)
             messages.append(f"survey wave {year}: a new or changed delivery")
+    for year, d, problem in year_entries(landing_dir / "admin"):
+        screen("admin", year, [(d, problem)] if problem else unsafe_entries(d))
     hashes = _hashes(admin_files(landing_dir / "admin"), cache)
     for path, sha in hashes.items():
         year = int(Path(path).parent.name)

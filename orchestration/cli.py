@@ -44,7 +44,7 @@ def _sample(force: bool, scale: int = 1, seed: int | None = None, effect: float 
           f"world seed {seed}, trust-provision effect {effect:g} per SD of service quality")
 
 
-def _print_summary(summary, t0: float) -> int:
+def _print_summary(summary, t0: float) -> int:  # noqa: D103
     print()
     print(summary.render())
     print(f"Took {time.monotonic() - t0:.0f} s. Open the Dagster UI with `make ui` to see this run.")
@@ -76,61 +76,104 @@ class DeliveryError(Exception):
     pass
 
 
+def _given(what: str, text: str) -> Path:
+    """A path given as FILE, CODEBOOK or WITH, checked to be a readable file: a clear message, never a
+    traceback, for a missing file, a folder, a pipe or a device (the name printed escaped)."""
+    from ingest.errors import printable
+    from ingest.intake import describe_given
+
+    path = Path(text).expanduser()
+    problem = describe_given(path)
+    if problem:
+        raise DeliveryError(f"{what}={printable(text)}: {problem}")
+    return path.resolve()
+
+
+def _copy(what: str, src: Path, dst: Path) -> None:
+    from ingest.errors import IngestError, printable
+    from ingest.intake import copy_given
+
+    try:
+        copy_given(src, dst)
+    except IngestError as exc:
+        raise DeliveryError(f"{what}={printable(str(src))}: {exc.problem}") from None
+
+
 def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
     """Copy the delivery into a staging folder laid out as the landing folder: (ingest run config, notes).
     A wave's codebook and code lists come with it: given (CODEBOOK, WITH), or found beside the file
-    (code lists matching the codebook's pattern), or else the ones the landing folder holds now."""
+    (code lists matching the codebook's pattern), or else the ones the landing folder holds now.
+    The run config says which path each staged file was delivered as (the audit names that path)."""
     from ingest.codebook import codebook_for_delivery
-    from ingest.errors import IngestError
+    from ingest.errors import IngestError, printable
     from ingest.file_patterns import UnsafePattern, matching_files
+    from ingest.intake import entry_problem
 
-    src = Path(args.file).expanduser().resolve()
-    if not src.is_file():
-        raise DeliveryError(f"no such file: {src}")
+    src = _given("FILE", args.file)
+    codebook = _given("CODEBOOK", args.codebook) if args.codebook else None
+    given = [_given("WITH", p) for p in args.with_files]
     notes = []
+    delivered_as: dict[str, str] = {}
+
+    def copy(what: str, source: Path, target: Path) -> None:
+        _copy(what, source, target)
+        delivered_as[str(target)] = str(source)
+
     if args.wave is None:
         folder = into / "admin" / str(args.year)
         folder.mkdir(parents=True)
-        shutil.copyfile(src, folder / src.name)
-        return {"staged_admin": {str(args.year): [str(folder / src.name)]}}, notes
+        copy("FILE", src, folder / src.name)
+        return {"staged_admin": {str(args.year): [str(folder / src.name)]}, "delivered_as": delivered_as}, notes
     folder = into / "survey" / str(args.wave)
     folder.mkdir(parents=True)
     landing = paths.survey_landing / str(args.wave)
     delivered_cb = folder / f"wave_{args.wave}.yml"
-    if args.codebook:
-        shutil.copyfile(Path(args.codebook).expanduser(), delivered_cb)
-        notes.append(f"codebook: {args.codebook}")
-    elif (landing / delivered_cb.name).exists():
-        shutil.copyfile(landing / delivered_cb.name, delivered_cb)
+    if codebook is not None:
+        copy("CODEBOOK", codebook, delivered_cb)
+        notes.append(f"codebook: {printable(args.codebook)}")
+    elif (landing / delivered_cb.name).is_file() and not (landing / delivered_cb.name).is_symlink():
+        copy("CODEBOOK", landing / delivered_cb.name, delivered_cb)
         notes.append(f"codebook: the one delivered before ({delivered_cb.name} in the landing folder)")
     try:
         cb = codebook_for_delivery(folder)
+        cb_name = printable(Path(delivered_as.get(str(cb.path), cb.path)).name)  # as given, not the staged copy
         if cb.wave != args.wave:
-            raise DeliveryError(f"the codebook {cb.path.name} is for wave {cb.wave}, not {args.wave}")
+            raise DeliveryError(f"the codebook {cb_name} is for wave {cb.wave}, not {args.wave}")
         if not matching_files(src.parent, cb.delivery["data_file"]) or src not in matching_files(
                 src.parent, cb.delivery["data_file"]):
-            raise DeliveryError(f"{src.name} does not match the codebook's data file pattern "
-                                f"{cb.delivery['data_file']!r} ({cb.path.name}): rename it, or correct delivery.data_file")
-        shutil.copyfile(src, folder / src.name)
+            raise DeliveryError(f"{printable(src.name)} does not match the codebook's data file pattern "
+                                f"{cb.delivery['data_file']!r} ({cb_name}): rename it, or correct "
+                                "delivery.data_file")
+        copy("FILE", src, folder / src.name)
+        if cb.delivery.get("parts"):  # a wave in several files: the other parts in landing stay parts of it
+            others = [p for p in matching_files(landing, cb.delivery["data_file"]) if p.name != src.name
+                      and p.suffix.lower() not in (".yml", ".yaml") and entry_problem(p) is None]
+            for p in others:
+                copy("FILE", p, folder / p.name)
+            if others:
+                notes.append("with the wave's other parts in the landing folder: "
+                             + ", ".join(printable(p.name) for p in others))
         pattern = cb.delivery.get("code_list_file")
         if pattern:
-            given = [Path(p).expanduser().resolve() for p in args.with_files]
             lists = given or [p for p in matching_files(src.parent, pattern) if p != src] or matching_files(landing, pattern)
             for p in lists:
-                shutil.copyfile(p, folder / p.name)
-            notes.append("code list: " + (", ".join(p.name for p in lists) or f"none matching {pattern!r}"))
+                copy("WITH", p, folder / p.name)
+            notes.append("code list: " + (", ".join(printable(p.name) for p in lists) or f"none matching {pattern!r}"))
     except (IngestError, UnsafePattern) as exc:
-        raise DeliveryError(str(exc)) from None
-    return {"staged_survey": {str(args.wave): str(folder)}}, notes
+        if isinstance(exc, IngestError):
+            exc.relocated(delivered_as)  # the codebook as given (CODEBOOK=...), never its staged copy
+        raise DeliveryError(exc.describe() if isinstance(exc, IngestError) else str(exc)) from None
+    return {"staged_survey": {str(args.wave): str(folder)}, "delivered_as": delivered_as}, notes
 
 
 def _validate(args) -> int:
     """Load the file with the real loader into an in-memory warehouse: structure only, nothing written."""
     from ingest.codebook import codebook_for_delivery
-    from ingest.errors import IngestError
+    from ingest.errors import IngestError, printable
     from ingest.warehouse import connect, load_admin_extract, load_survey_wave
 
     paths = resolve_paths()
+    name = printable(Path(args.file).name)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             config, notes = _stage(paths, args, Path(tmp))
@@ -142,49 +185,94 @@ def _validate(args) -> int:
         con = connect(Path(":memory:"))
         try:
             if args.wave is not None:
+                from ingest.warehouse import wave_folders
+
                 folder = Path(config["staged_survey"][str(args.wave)])
-                cb = codebook_for_delivery(folder)
-                [data] = [p for p in folder.iterdir() if p.name == Path(args.file).name]
-                result = load_survey_wave(con, data, cb)
-                print(f"  read: {result.get('respondents')} respondents, {result['rows']} cells")
+                [wf] = wave_folders(folder.parent, {args.wave})
+                if wf.problem is not None:
+                    raise wf.problem.relocated(config["delivered_as"])
+                _print_labels(wf, config["delivered_as"])
+                result = load_survey_wave(con, wf.data_files, wf.codebook, delivered_as=config["delivered_as"])
+                if result["status"] == "loaded":
+                    print(f"  read: {result.get('respondents')} respondents, {result['rows']} cells")
+                    for line in result.get("coverage", []):
+                        print(f"  {line}")
             else:
                 [path] = config["staged_admin"][str(args.year)]
-                result = load_admin_extract(con, Path(path), expected_year=args.year)
-                print(f"  read: {result['key']}, {result['rows']} indicator rows")
+                result = load_admin_extract(con, Path(path), expected_year=args.year,
+                                            shown_as=config["delivered_as"].get(str(path)))
+                if result["status"] == "loaded":
+                    print(f"  read: {result['key']}, {result['rows']} indicator rows")
+            if result["status"] == "quarantined":
+                print(f"  QUARANTINED: {result['message']}")
+                print(f"{name}: would be quarantined, not read (dry run: nothing was written)")
+                return 1
             for note in result.get("notes", []):  # columns ignored, aliases applied, rows skipped
-                print(f"  note: {note}")
+                print(f"  note: {printable(note)}")
         except (IngestError, OSError, ValueError) as exc:
-            print(f"  REJECTED: {exc}")
-            print(f"{Path(args.file).name}: would be rejected (dry run: nothing was written)")
+            print(f"  REJECTED: {exc.describe() if isinstance(exc, IngestError) else printable(str(exc))}")
+            print(f"{name}: would be rejected (dry run: nothing was written)")
             return 1
         finally:
             con.close()
-    print(f"{Path(args.file).name}: its structure is sound; loading it runs the plausibility gates, and a "
+    print(f"{name}: its structure is sound; loading it runs the plausibility gates, and a "
           "failing gate quarantines it while the warehouse keeps its last good state (dry run: nothing was written)")
     return 0
 
 
+def _print_labels(wf, delivered_as: dict[str, str]) -> None:
+    """Every distinct text label per column of the codebook, with its count: what a codebook's `labels`
+    are written from (README "Codebooks")."""
+    from ingest.errors import IngestError, printable
+    from ingest.readers.survey_file import label_inventory
+
+    for path in wf.data_files:
+        try:
+            found = label_inventory(path, wf.codebook)
+        except (IngestError, OSError, ValueError):
+            continue  # the load below says what is wrong with the file
+        if not found:
+            continue
+        name = printable(Path(delivered_as.get(str(path), path)).name)
+        roles = {v.variable: (f"items.{v.item_code}" if v.role == "item" else f"attributes.{v.role}")
+                 for v in wf.codebook.variables}
+        print(f"  labels in {name} (distinct text values per column, with their rows):")
+        for column, labels in found.items():
+            print(f"    column {printable(column)!r} ({roles.get(column, '')}): "
+                  + ", ".join(f"{printable(label)!r} {n}" for label, n in labels))
+
+
 def _load(args) -> int:
+    from ingest.errors import printable
+    from ingest.faults import checkpoint
+    from ingest.staging import clean_staging, new_staging_folder
     from orchestration.pipeline import run_build
 
     paths = resolve_paths().ensure()
     incoming = paths.data_dir / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    for leftover in incoming.iterdir():  # staging folders of loads that were killed
-        shutil.rmtree(leftover, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix="load-", dir=incoming))
+    staging = new_staging_folder(incoming)
+    clean_staging(incoming, keep=staging)  # only folders of loads whose process is gone
     try:
         try:
             config, notes = _stage(paths, args, staging)
         except DeliveryError as exc:
             print(f"ERROR: {exc}")
             return 1
+        checkpoint("load:staged")
         year = args.wave or args.year
-        print(f"delivering {Path(args.file).name} for {year}" + "".join(f"\n  {n}" for n in notes), flush=True)
+        print(f"delivering {printable(Path(args.file).name)} for {year}" + "".join(f"\n  {n}" for n in notes), flush=True)
         print(f"running build_warehouse for {year}; the landing folder changes only if every gate passes ...",
               flush=True)
         t0 = time.monotonic()
-        return _print_summary(run_build(year=year, ingest_config=config), t0)
+        summary = run_build(year=year, ingest_config=config)
+        code = _print_summary(summary, t0)
+        given = set(config["delivered_as"].values())
+        mine = [r for r in summary.refused if given & set((r["file_path"] or "").split("; "))]
+        if mine and code == 0:
+            print(f"{printable(Path(args.file).name)} was not loaded: {mine[0]['status']} (see above); the landing "
+                  "folder is unchanged for it")
+            code = 1
+        return code
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -219,11 +307,13 @@ def _status() -> int:
                      from audit.file_loads where source_kind = 'survey' and status <> 'unchanged'
                      group by all order by wave, first_seen"""))
     print(f"Archived copies: {archive_root(paths.warehouse_path)}/<sha256>/<file> (audit.file_loads.archive_path)")
-    print("Admin extracts per year (current files)")
-    print(con.sql("""select year, count(distinct municipality_code) as municipalities,
-                            count(distinct source_file) as files, max(f.loaded_at) as last_loaded
-                     from raw.admin_table_rows r left join audit.file_loads f using (load_id)
-                     group by year order by year"""))
+    print("Admin extracts per year (current files; workbooks arrive one at a time: a partial year is "
+          "published for the municipalities that delivered)")
+    try:
+        print(con.sql(ADMIN_YEARS_SQL))
+    except Exception:  # a warehouse built before the coverage model: the counts alone
+        print(con.sql("select year, count(distinct municipality_code) as municipalities from raw.admin_table_rows "
+                      "group by year order by year"))
     print("Load attempts by status (audit.file_loads)")
     print(con.sql("""select source_kind, status, count(*) as attempts, max(loaded_at) as last_at
                      from audit.file_loads group by all order by all"""))
@@ -234,6 +324,20 @@ def _status() -> int:
                      qualify row_number() over (partition by suite, data_ref order by validated_at desc) = 1
                      order by suite, data_ref"""))
     return 0
+
+
+# each admin year: municipalities delivered against the units of its boundary set ("1 of 42 delivered"),
+# as the warehouse's model says it (intermediate.int_admin__year_coverage)
+ADMIN_YEARS_SQL = """
+    with files as (
+        select year, count(distinct source_file) as files, max(f.loaded_at) as last_loaded
+        from raw.admin_table_rows r left join audit.file_loads f using (load_id)
+        group by year
+    )
+    select c.year, c.year_coverage_en as municipalities,
+           case when c.is_complete_year then 'complete' else 'partial' end as status, files.files, files.last_loaded
+    from intermediate.int_admin__year_coverage c left join files using (year)
+    order by c.year"""
 
 
 def _last_runs() -> None:

@@ -1,14 +1,17 @@
 """Ingest assets: delivered files -> raw tables of the run's working copy (ingest/ does the work).
 
 Partitioned by delivery year (orchestration/partitions.py): a run loads the files of its year(s)
-only. Every file is archived with its checksum before it is read, loaded in its own transaction,
-and recorded in audit.file_loads. A delivery rejected or quarantined before and delivered again
-unchanged is *held* (not read again; `make load` retries it). Every file of the run is tried;
-rejections are reported together and stop the run before dbt.
+only. Every file is taken in (read once, hashed and archived; the archived copy is parsed), loaded
+in its own transaction, and recorded in audit.file_loads. A delivery rejected or quarantined before
+and delivered again unchanged is *held* (not read again; `make load` retries it). Every file of the
+run is tried; rejections are reported together and stop the run before dbt. A landing entry that is
+not a regular file (a link, a pipe, a device) and a file over a resource limit are quarantined
+before anything reads them, and the run goes on with the other deliveries.
 
-A delivery handed in through `make load` (run config `deliveries`) is read from its staging folder
+A delivery handed in through `make load` (run config `staged_*`) is read from its staging folder
 and replaces what the landing folder holds for that wave or municipality-year only if the whole run
-passes (orchestration/writer.py applies the landing changes when it promotes).
+passes (orchestration/writer.py applies the landing changes, from the archived copies, when it
+promotes).
 """
 
 from pathlib import Path
@@ -18,11 +21,11 @@ from dagster import (
     multi_asset,
 )
 
-from ingest.codebook import codebook_for_delivery
-from ingest.errors import IngestError
+from ingest.errors import IngestError, NotAFile, Quarantine, printable
 from ingest.file_patterns import matching_files
+from ingest.intake import unsafe_entries
 from ingest.pseudonym import SAMPLE_SALT_WARNING, check_deliveries_allowed, uses_sample_salt
-from ingest.warehouse import admin_files, load_survey_wave, survey_files
+from ingest.warehouse import AdminItem, admin_workbooks_in, load_survey_wave, quarantine_entry, quarantine_unread, wave_folders
 from ingest.warehouse import load_admin_extracts as load_workbooks
 from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL
 from orchestration.writer import WarehouseWriter
@@ -42,6 +45,7 @@ class IngestConfig(Config):
 
     staged_survey: dict[str, str] = {}      # wave -> staging folder holding the data file, code list(s), codebook
     staged_admin: dict[str, list[str]] = {}  # year -> staged workbooks
+    delivered_as: dict[str, str] = {}       # staged file -> the path it was delivered as (what the audit names)
     retry_held: bool = False                # retry deliveries rejected or quarantined before
 
 
@@ -50,7 +54,7 @@ def _table(rows: list[dict]) -> MetadataValue:
         return MetadataValue.md("(none)")
     cols = ["file", "status", "rows"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(printable(r.get(c, "")).replace("|", "\\|") for c in cols) + " |" for r in rows]
     return MetadataValue.md("\n".join(lines))
 
 
@@ -67,35 +71,23 @@ def _refuse_non_sample_with_sample_salt(context, writer: WarehouseWriter, files:
     if refused:
         writer.session.failure = "real deliveries with the sample pseudonym salt"
         raise Failure(description=f"refusing to load {len(refused)} file(s) that are not part of the generated sample "
-                                  f"(e.g. {refused[0].name}) with the built-in sample pseudonym salt: their respondents "
-                                  "could be re-identified by enumerating ids. Set TRUST_PSEUDONYM_SALT to a long random "
-                                  "secret (or TRUST_PSEUDONYM_SALT_FILE to a file holding it) and run again.")
+                                  f"(e.g. {printable(refused[0].name)}) with the built-in sample pseudonym salt: their "
+                                  "respondents could be re-identified by enumerating ids. Set TRUST_PSEUDONYM_SALT to a "
+                                  "long random secret (or TRUST_PSEUDONYM_SALT_FILE to a file holding it) and run again.")
 
 
-def _load_all(context, writer: WarehouseWriter, items: list, load_one, tables: list[str], what: str):
-    """Load each file in its own transaction, logging progress. Every file is tried; rejected ones
-    are collected and fail the step together, each named with its place and value."""
-    loaded, rejected = [], []
-    with writer.connection() as con:
-        for i, item in enumerate(items, 1):
-            try:
-                loaded.append(load_one(con, item))
-            except IngestError as exc:
-                rejected.append(exc)
-                context.log.error(f"REJECTED {exc.describe()}")
-            if i % 50 == 0 or i == len(items):
-                context.log.info(f"{what}: {i}/{len(items)} files read ({len(rejected)} rejected)")
-        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
-    held = [r for r in loaded if r["status"] == "held"]
-    for r in held:
-        context.log.warning(f"HELD {r['file']}: {r['message']}")
-    if rejected:
-        lines = "\n".join(f"- {exc.describe()}" for exc in rejected)
-        writer.session.failure = f"{len(rejected)} {what} rejected"
-        raise Failure(description=f"{len(rejected)} of {len(items)} {what} rejected; nothing of them was loaded, "
-                                  f"and the live warehouse is unchanged:\n{lines}",
-                      metadata={"rejected": len(rejected), "files": len(items)})
-    return loaded, counts
+def _log_refusals(context, results: list[dict]) -> None:
+    for r in results:
+        if r["status"] == "held":
+            context.log.warning(f"HELD {printable(r['file'])}: {r['message']}")
+        elif r["status"] == "quarantined":
+            context.log.error(f"QUARANTINED {r['message']}")
+
+
+def _screen(con, session, kind: str, year: int, key: str, entries: list[tuple[Path, str]], retry: bool) -> list[dict]:
+    """Entries that are not regular files of their own: refused by name, recorded once, never read."""
+    return [quarantine_entry(con, kind, key, entry, problem, year=year, run_id=session.run_id, retry=retry)
+            for entry, problem in entries]
 
 
 @multi_asset(
@@ -108,38 +100,118 @@ def _load_all(context, writer: WarehouseWriter, items: list, load_one, tables: l
 )
 def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, config: IngestConfig):
     """Load the wave file under <landing>/survey/<wave>/ of each year of the run with that wave's
-    codebook. A year without a survey wave has an empty partition (admin data only)."""
+    codebook. A year without a survey wave has an empty partition (admin data only). Entries that
+    are not regular files, and deliveries over a resource limit, are quarantined and the run goes on."""
     session = writer.session
     paths = session.paths
     years = run_years(context)
     staged = {int(w): Path(f) for w, f in config.staged_survey.items() if int(w) in years}
-    try:
-        files = [(w, f) for w, f in survey_files(paths.survey_landing, years - set(staged))]
-        for wave, folder in staged.items():
-            found = survey_files(folder.parent, {wave})
-            files.append(found[0])
-            _replace_in_landing(session, folder, paths.survey_landing / str(wave))
-    except IngestError as exc:
+    folders = wave_folders(paths.survey_landing, years - set(staged))
+    for wave, folder in staged.items():
+        for wf in wave_folders(folder.parent, {wave}):
+            if wf.problem is not None and not isinstance(wf.problem, Quarantine):
+                wf.problem.relocated(config.delivered_as)  # messages name the files as given, never staged copies
+            folders.append(wf)
+    results, items, unreadable = [], [], []
+    with writer.connection() as con:
+        for wf in folders:
+            retry = config.retry_held or wf.wave in staged
+            results += _screen(con, session, "survey", wf.wave, str(wf.wave), wf.unsafe, retry)
+            if wf.problem is None:
+                items.append(wf)
+            elif isinstance(wf.problem, Quarantine):  # the codebook itself is over a limit or not a file
+                results.append(_quarantine_codebook(con, session, wf, retry, config.delivered_as))
+            elif not (wf.unsafe and wf.data_file is None and "found 0" in wf.problem.problem):
+                unreadable.append(wf.problem)  # (a folder whose only data file is a refused entry is not this)
+    _log_refusals(context, results)
+    if unreadable:
         session.failure = "a wave folder cannot be read"
-        raise Failure(description=exc.describe()) from None
-    context.log.info(f"survey waves of years {sorted(years)}: {[w for w, _ in sorted(files)] or 'none delivered'}")
-    _refuse_non_sample_with_sample_salt(context, writer, [f for _, f in files])
+        raise Failure(description="\n".join(exc.describe() for exc in unreadable))
+    context.log.info(f"survey waves of years {sorted(years)}: {[wf.wave for wf in sorted(items, key=lambda w: w.wave)] or 'none delivered'}")
+    _refuse_non_sample_with_sample_salt(context, writer, [f for wf in items for f in wf.data_files])
     loaded, counts = _load_all(
-        context, writer, sorted(files),
-        lambda con, item: load_survey_wave(con, item[1], codebook_for_delivery(item[1].parent),
-                                           run_id=session.run_id,
-                                           retry=config.retry_held or item[0] in staged),
+        context, writer, sorted(items, key=lambda w: w.wave),
+        lambda con, wf: load_survey_wave(con, wf.data_files, wf.codebook, run_id=session.run_id,
+                                         retry=config.retry_held or wf.wave in staged,
+                                         delivered_as=config.delivered_as),
         list(SURVEY_TABLES), "survey wave files",
     )
+    for wave, folder in staged.items():
+        done = [r for r in loaded if r.get("wave") == wave and r["status"] in ("loaded", "unchanged")]
+        if done:
+            _replace_in_landing(session, done[0]["taken"], folder, paths.survey_landing / str(wave))
     for table in SURVEY_TABLES:
-        yield MaterializeResult(asset_key=["raw", table], metadata={"rows": counts[table], "files": _table(loaded)})
+        yield MaterializeResult(asset_key=["raw", table], metadata={"rows": counts[table], "files": _table(results + loaded)})
 
 
-def _replace_in_landing(session, staged_folder: Path, landing_folder: Path) -> None:
+def _quarantine_codebook(con, session, wf, retry: bool, delivered_as: dict[str, str] | None = None) -> dict:
+    """A wave whose codebook is refused before it is read (over the codebook limits, or a link):
+    quarantined under the codebook's checksum (read with a bound), held after that."""
+    from ingest.intake import take
+    from ingest.warehouse import identity_of, intake_root
+
+    exc, taken = wf.problem, None
+    if not isinstance(exc, NotAFile):
+        try:
+            taken = take(Path(exc.file), intake_root(con))
+        except IngestError:
+            taken = None
+    identity = identity_of([None, taken.sha256]) if taken else None
+    exc.relocated(delivered_as or {})
+    return quarantine_unread(con, "survey", str(wf.wave), exc, year=wf.wave, run_id=session.run_id, retry=retry,
+                             identity=identity, taken=taken)
+
+
+def _load_all(context, writer: WarehouseWriter, items: list, load_one, tables: list[str], what: str):
+    """Load each file in its own transaction, logging progress. Every file is tried; rejected ones
+    are collected and fail the step together, each named with its place and value; quarantined ones
+    (refused before reading) are recorded and passed over."""
+    loaded, rejected = [], []
+    with writer.connection() as con:
+        for i, item in enumerate(items, 1):
+            try:
+                loaded.append(load_one(con, item))
+            except IngestError as exc:
+                rejected.append(exc)
+                context.log.error(f"REJECTED {exc.describe()}")
+            if i % 50 == 0 or i == len(items):
+                context.log.info(f"{what}: {i}/{len(items)} files read ({len(rejected)} rejected)")
+        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
+    _log_refusals(context, loaded)
+    if rejected:
+        lines = "\n".join(f"- {exc.describe()}" for exc in rejected)
+        writer.session.failure = f"{len(rejected)} {what} rejected"
+        raise Failure(description=f"{len(rejected)} of {len(items)} {what} rejected; nothing of them was loaded, "
+                                  f"and the live warehouse is unchanged:\n{lines}",
+                      metadata={"rejected": len(rejected), "files": len(items)})
+    return loaded, counts
+
+
+def _landing_changes(session, taken: list[tuple[str, str, str]], staged_folder: Path, landing_folder: Path,
+                     remove: list[Path]) -> None:
+    """On promotion, what a staged delivery changes in landing: its files come in, from their archived
+    copies (the bytes that were loaded; the journal can be replayed from them after a kill), and the
+    files it replaces go (they are in the archive). A file already there with the same contents is left
+    as it is, so loading the same delivery again changes nothing."""
+    from ingest.intake import sha256_file
+
+    placed = {}
+    for source, archived, sha in taken:
+        if Path(source).parent == Path(staged_folder):
+            placed[Path(source).name] = (archived, sha)
+    for path in remove:
+        if path.name not in placed:
+            session.landing_changes.append({"remove": str(path)})
+    for name, (archived, sha) in sorted(placed.items()):
+        target = Path(landing_folder) / name
+        if target.is_file() and not target.is_symlink() and sha256_file(target) == sha:
+            continue
+        session.landing_changes.append({"place": archived, "to": str(target), "sha256": sha})
+
+
+def _replace_in_landing(session, taken: list[tuple[str, str, str]], staged_folder: Path, landing_folder: Path) -> None:
     """On promotion, the staged wave delivery replaces the wave's files in landing (they are archived)."""
-    session.landing_changes += [{"remove": str(p)} for p in matching_files(landing_folder, "*")]
-    session.landing_changes += [{"place": str(p), "to": str(landing_folder / p.name)}
-                                for p in matching_files(staged_folder, "*")]
+    _landing_changes(session, taken, staged_folder, landing_folder, matching_files(landing_folder, "*"))
 
 
 @multi_asset(
@@ -153,63 +225,58 @@ def _replace_in_landing(session, staged_folder: Path, landing_folder: Path) -> N
 def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter, config: IngestConfig):
     """Load the workbooks under <landing>/admin/<year>/*.xlsx of each year of the run. A workbook
     staged by `make load` is read first; a landing workbook for the same municipality-year is then
-    left out of the run and replaced by the staged one when the run is promoted."""
+    left out of the run and replaced by the staged one when the run is promoted. Entries that are not
+    regular files, and workbooks over a resource limit, are quarantined and the run goes on."""
+    from ingest.landing import year_entries
+
     session = writer.session
     paths = session.paths
     years = run_years(context)
     staged = [Path(f) for y, fs in config.staged_admin.items() if int(y) in years for f in fs]
-    landing = admin_files(paths.admin_landing, years)
-    seen: dict[str, str] = {}
+    screened = []
+    landing = []
+    for year, folder, problem in year_entries(paths.admin_landing):
+        if year not in years:
+            continue
+        if problem:
+            screened.append((year, folder.name, [(folder, problem)]))
+            continue
+        screened.append((year, folder.name, unsafe_entries(folder)))
+        landing += admin_workbooks_in(folder)
     context.log.info(f"admin extracts of years {sorted(years)}: {len(landing)} workbooks"
                      + (f" + {len(staged)} delivered now" if staged else ""))
 
     _refuse_non_sample_with_sample_salt(context, writer, staged + landing)
     with writer.connection() as con:
-        # a landing workbook for a municipality-year a staged one replaces is left out (and leaves landing on promotion)
-        replaced = staged_keys_of(staged) if staged else set()
-        items = [(p, int(p.parent.name), True) for p in staged]
-        for path in landing:
-            if replaced and _landing_key(con, path) in replaced:
-                session.landing_changes.append({"remove": str(path)})
-                continue
-            items.append((path, int(path.parent.name), config.retry_held))
+        refused = [r for year, key, entries in screened
+                   for r in _screen(con, session, "admin", year, key, entries, config.retry_held)]
+        items = [AdminItem(p, int(p.parent.name), True, shown_as=config.delivered_as.get(str(p))) for p in staged]
+        items += [AdminItem(p, int(p.parent.name), config.retry_held, replaceable=bool(staged)) for p in landing]
         results, rejected = load_workbooks(
-            con, items, seen=seen, run_id=session.run_id,
+            con, items, run_id=session.run_id,
             progress=lambda i, n, r: context.log.info(f"admin extracts: {i}/{n} files read ({r} rejected)"))
         rows = con.execute("select count(*) from raw.admin_table_rows").fetchone()[0]
-    for r in results:
-        if r["status"] == "held":
-            context.log.warning(f"HELD {r['file']}: {r['message']}")
+    _log_refusals(context, refused + results)
     for path in staged:
-        if any(r["file"] == path.name and r["status"] == "loaded" for r in results):
-            session.landing_changes.append(
-                {"place": str(path), "to": str(paths.admin_landing / path.parent.name / path.name)})
+        done = [r for r in results if r.get("taken") and r["taken"][0][0] == str(path)
+                and r["status"] in ("loaded", "unchanged")]
+        if done:
+            if any(r["status"] == "same_delivery" and r["key"] == done[0]["key"] for r in results):
+                continue  # the landing folder holds this very workbook already: nothing to change there
+            replaced = [Path(r["path"]) for r in results if r["status"] == "replaced"
+                        and r["key"] == done[0]["key"]]
+            _landing_changes(session, done[0]["taken"], path.parent, paths.admin_landing / path.parent.name, replaced)
     if rejected:
         session.failure = f"{len(rejected)} admin extracts rejected"
         raise Failure(description=f"{len(rejected)} of {len(items)} admin extracts rejected; nothing of them was loaded, "
                                   "and the live warehouse is unchanged:\n" + "\n".join(f"- {e.describe()}" for e in rejected),
                       metadata={"rejected": len(rejected), "files": len(items)})
-    statuses = {s: sum(1 for r in results if r["status"] == s) for s in ("loaded", "unchanged", "held")}
+    for r in results:
+        if r["status"] == "same_delivery":
+            context.log.info(f"{printable(r['file'])} in the landing folder is the workbook given to make load: one "
+                             f"delivery for {r['key']}, read once")
+    statuses = {s: sum(1 for r in results if r["status"] == s)
+                for s in ("loaded", "unchanged", "held", "quarantined", "replaced", "same_delivery")}
+    statuses["quarantined"] += sum(1 for r in refused if r["status"] == "quarantined")
     yield MaterializeResult(asset_key=["raw", "admin_table_rows"],
                             metadata={"rows": rows, "files": len(results), **statuses})
-
-
-def staged_keys_of(staged: list[Path]) -> set[str]:
-    """The municipality-years of the staged workbooks (read from their title blocks)."""
-    from ingest.readers.admin_table import load_layout, read_admin_table
-
-    keys = set()
-    for path in staged:
-        try:
-            extract = read_admin_table(path, load_layout())
-            keys.add(f"{extract.municipality_code}/{extract.year}")
-        except IngestError:
-            pass  # the load names the problem
-    return keys
-
-
-def _landing_key(con, path: Path) -> str | None:
-    """The municipality-year a landing workbook holds, from the audit of its last load (no parsing)."""
-    from ingest.warehouse import _current_partition_of, sha256_of
-
-    return _current_partition_of(con, "admin", sha256_of(path))

@@ -31,11 +31,30 @@ class RunSummary:
     report: dict = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
     run_error: str | None = None  # why a run failed outside any step (e.g. the warehouse lock was not free)
+    refused: list[dict] = field(default_factory=list)  # this run's deliveries rejected or quarantined (audit)
+    started_steps: list[str] = field(default_factory=list)  # the steps that began, in the order they began
+
+    def failure_line(self) -> str:
+        """Where the run failed, as it happened: in the steps that failed (a gate's blocking check fails its
+        step), after its steps ran, or before any step began (e.g. the warehouse lock was not free)."""
+        from ingest.errors import printable
+
+        failed = [s for s in self.started_steps if s in self.step_failures] + \
+            sorted(s for s in self.step_failures if s not in self.started_steps)
+        if failed:
+            blocked = [s for s in failed if "blocking asset check failed" in self.step_failures[s]]
+            why = " (a blocking quality gate failed: see the checks above)" if blocked else " (see below)"
+            return (f"the run FAILED in step{'s' if len(failed) > 1 else ''} {', '.join(failed)}{why}, after "
+                    f"{len(self.started_steps)} step{'s' if len(self.started_steps) != 1 else ''} began")
+        if self.started_steps:
+            return f"the run FAILED after {len(self.started_steps)} steps began: {printable(self.run_error or 'no step failed')}"
+        return f"the run FAILED before its steps could run: {printable(self.run_error or 'no step began')}"
 
     def materialized_any(self, prefix: str) -> bool:
         return any(k.startswith(prefix) for k in self.materialized)
 
     def render(self) -> str:
+        from ingest.errors import printable
         from ingest.pseudonym import SAMPLE_SALT_WARNING, uses_sample_salt
 
         lines = [f"Run {self.run_id}: {'SUCCESS' if self.success else 'FAILED'}"]
@@ -50,8 +69,12 @@ class RunSummary:
         if dbt_checks:
             failed = sum(not c["passed"] for c in dbt_checks)
             lines.append(f"  dbt tests as asset checks: {len(dbt_checks) - failed} passed, {failed} failed")
-        if self.run_error:
-            lines.append(f"  the run FAILED before its steps could run: {self.run_error}")
+        if not self.success:
+            lines.append("  " + self.failure_line())
+        for r in self.refused:  # names escaped: a delivered name cannot start a line of its own
+            message = printable(r["message"] or "")
+            named = message if message.startswith("file ") else f"file {printable(r['file_path'])}: {message}"
+            lines.append(f"  {r['status'].upper()}: {named}")
         for step, message in self.step_failures.items():
             if "blocking asset check failed" not in message:  # the failed checks are listed above
                 lines.append(f"  step {step} FAILED: {message}")
@@ -125,6 +148,45 @@ def register_delivery_years(instance: DagsterInstance, years: list[int]) -> list
     return instance.get_dynamic_partitions(DELIVERY_YEARS.name)
 
 
+def _fault_after_run_created(instance: DagsterInstance) -> None:
+    """TRUST_FAULT_AT=run:created (tests): the process is killed right after Dagster has recorded the
+    run and before it starts, as a kill at that moment would (ingest/faults.py)."""
+    if os.environ.get("TRUST_FAULT_AT") != "run:created":
+        return
+    from ingest.faults import checkpoint
+
+    create = instance.create_run_for_job
+
+    def create_then_die(*args, **kwargs):
+        run = create(*args, **kwargs)
+        checkpoint("run:created")
+        return run
+
+    instance.create_run_for_job = create_then_die
+
+
+def refused_in_run(warehouse_path: Path, run_id: str) -> list[dict]:
+    """The deliveries a run rejected or quarantined, from the live warehouse's audit (a failed run's
+    audit rows are recorded there too)."""
+    import duckdb
+
+    if not Path(warehouse_path).exists():
+        return []
+    try:
+        con = duckdb.connect(str(warehouse_path), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute("""select status, file_path, message from audit.file_loads
+                              where run_id = ? and status in ('rejected', 'quarantined')
+                              order by loaded_at, file_path""", [run_id]).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    return [{"status": s, "file_path": f, "message": m} for s, f, m in rows]
+
+
 def _value(entry):
     return getattr(entry, "value", entry)
 
@@ -146,7 +208,11 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
     kwargs = {"tags": dict(job.tags or {})}
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if job.partitions_def is not None:
-        kwargs["tags"].update(WRITER_TAGS)
+        from orchestration.writer import process_tags
+
+        # the run names its process from its creation: a kill before it starts leaves it NOT_STARTED, and
+        # the next run or `make status` sees the process is gone and marks it failed (writer.reap_dead_runs)
+        kwargs["tags"].update({**WRITER_TAGS, **process_tags()})
         keys = register_delivery_years(instance, delivered_years(paths.landing_dir) + ([year] if year else []))
         if year is not None:
             kwargs["partition_key"] = str(year)
@@ -159,8 +225,10 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
     from orchestration.writer import site_after_failure
 
     site_after_failure(paths).unlink(missing_ok=True)
+    _fault_after_run_created(instance)
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, **kwargs)
     summary = RunSummary(result.run_id, result.success, paths)
+    summary.refused = refused_in_run(paths.warehouse_path, result.run_id)
     if not result.success and site_after_failure(paths).exists():  # rebuilt to show what was blocked
         import json
 
@@ -170,6 +238,7 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
         kind = event.event_type
         if kind == DagsterEventType.STEP_START:
             started.add(event.step_key)
+            summary.started_steps.append(event.step_key)
         elif kind == DagsterEventType.STEP_SUCCESS:
             summary.step_seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         elif kind == DagsterEventType.STEP_FAILURE:

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from ingest.faults import checkpoint, trace
 from orchestration.partitions import WRITER_POOL
 from orchestration.resources import ensure_dbt_manifest
 from orchestration.writer import WarehouseWriter
@@ -85,7 +86,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
         con.execute("checkpoint")
     finally:
         con.close()
+    checkpoint("publish:before-replace")
     os.replace(tmp, published_path)
+    trace("publish:replaced")
     return counts
 
 
@@ -119,6 +122,16 @@ QUALITY_COMMENTS = {
 }
 
 
+QUALITY_COMMENTS |= {
+    "quality_admin_years": "Each admin report year: how many municipalities have delivered their LM workbook so far, "
+                           "against the year's units (\"1 of 42 delivered\"); a partial year is published for those "
+                           "that delivered. / Administratīvo datu gadi: iesniegto tabulu skaits.",
+    "quality_rows_excluded": "Survey rows the survey firm excluded itself (its status column, codebook row_status), "
+                             "per wave and reason, in words; the delivered status is not shown. / Aptaujas veicēja "
+                             "izslēgtās intervijas.",
+}
+
+
 QUALITY_COLUMN_COMMENTS = {
     "quality_status": {
         "suite": "The Great Expectations suite (expectations/suites/<suite>.yml).",
@@ -130,6 +143,21 @@ QUALITY_COLUMN_COMMENTS = {
         "failed_expectations": "Which failed and why, in words.",
         "blocked_downstream": "Whether this result holds back what depends on it.",
         "validated_at": "When it was validated.",
+    },
+    "quality_admin_years": {
+        "year": "The report year.",
+        "municipalities_delivered": "Municipalities (reporting units) whose workbook for the year has been delivered.",
+        "municipalities_expected": "The year's reporting units (119, 43 or 42).",
+        "is_complete_year": "Every municipality has delivered; otherwise a partial year.",
+        "year_coverage_lv": "\"N no 42 iesniegti\".",
+        "year_coverage_en": "\"N of 42 delivered\".",
+    },
+    "quality_rows_excluded": {
+        "wave_year": "The survey wave.",
+        "reason": "Why the firm excluded the rows (ingest/config/survey_delivery.yml row_exclusion_reasons).",
+        "reason_lv": "Iemesls (latviski).",
+        "reason_en": "The reason in English.",
+        "rows_excluded": "How many delivered rows it excluded.",
     },
     "quality_file_loads": {
         "source_kind": "survey or admin.",
@@ -168,9 +196,47 @@ QUALITY_TABLES = {
 }
 
 
+# Read from the warehouse's models and audit, in words and counts only.
+QUALITY_DATA_TABLES = {
+    # each admin year: how many municipalities have delivered their workbook ("1 of 42 delivered")
+    "quality_admin_years": """
+        select cast(year as integer) as year, municipalities_delivered, municipalities_expected, is_complete_year,
+               year_coverage_lv, year_coverage_en
+        from wh.intermediate.int_admin__year_coverage""",
+    # survey rows the firm's own status excluded (codebook row_status), per wave of the delivery it holds now
+    # and reason: the reason in words (ingest/config/survey_delivery.yml), never the delivered status
+    "quality_rows_excluded": """
+        select cast(w.wave as integer) as wave_year, e.reason, cast(sum(e.rows_excluded) as bigint) as rows_excluded
+        from wh.audit.rows_excluded e join wh.raw.survey_waves w on e.load_id = w.load_id
+        group by all""",
+}
+
+
+def _exclusion_reasons(con) -> None:
+    from ingest.codebook import delivery_reasons
+
+    rows = [(k, v["lv"], v["en"]) for k, v in delivery_reasons().items()]
+    con.execute("create or replace temp table _reasons (reason varchar, reason_lv varchar, reason_en varchar)")
+    con.executemany("insert into _reasons values (?, ?, ?)", rows)
+
+
 def _write_quality_tables(con, wh: str) -> None:
     for name, sql in QUALITY_TABLES.items():
         con.execute(f"create or replace table main.{name} as {sql.replace('wh.audit.', chr(34) + wh + chr(34) + '.audit.')}")
+        con.execute(f"comment on table main.{name} is {sql_literal(QUALITY_COMMENTS[name])}")
+        for column, comment in QUALITY_COLUMN_COMMENTS[name].items():
+            con.execute(f"comment on column main.{name}.{column} is {sql_literal(comment)}")
+    _exclusion_reasons(con)
+    for name, sql in QUALITY_DATA_TABLES.items():
+        sql = sql.replace("wh.", f'"{wh}".')
+        try:
+            con.execute(f"create or replace table main.{name} as {sql}")
+        except duckdb.CatalogException:  # a warehouse built before these tables existed: empty, same columns
+            _empty(con, name)
+    con.execute("""create or replace table main.quality_rows_excluded as
+                   select q.wave_year, q.reason, r.reason_lv, r.reason_en, q.rows_excluded
+                   from main.quality_rows_excluded q left join _reasons r using (reason)""")
+    for name in QUALITY_DATA_TABLES:
         con.execute(f"comment on table main.{name} is {sql_literal(QUALITY_COMMENTS[name])}")
         for column, comment in QUALITY_COLUMN_COMMENTS[name].items():
             con.execute(f"comment on column main.{name}.{column} is {sql_literal(comment)}")
@@ -178,6 +244,17 @@ def _write_quality_tables(con, wh: str) -> None:
                 [datetime.now(timezone.utc)])
     con.execute("comment on table main._quality_info is 'When the quality tables were last refreshed (also after a "
                 "blocked run, whose marts stay the last good ones).'")
+
+
+_EMPTY = {
+    "quality_admin_years": "year integer, municipalities_delivered integer, municipalities_expected integer, "
+                           "is_complete_year boolean, year_coverage_lv varchar, year_coverage_en varchar",
+    "quality_rows_excluded": "wave_year integer, reason varchar, rows_excluded bigint",
+}
+
+
+def _empty(con, name: str) -> None:
+    con.execute(f"create or replace table main.{name} ({_EMPTY[name]})")
 
 
 def refresh_quality_status(warehouse_path: Path, published_path: Path) -> bool:

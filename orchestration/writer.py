@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,13 +24,13 @@ import duckdb
 from dagster import ConfigurableResource, DagsterRunStatus, InitResourceContext, RunsFilter
 from pydantic import PrivateAttr
 
-from ingest import working_copy
-from ingest.faults import checkpoint
+from ingest import landing_changes, working_copy
 from ingest.lock import warehouse_lock
+from ingest.staging import process_start_time
 from ingest.settings import Paths, resolve_paths
 from ingest.warehouse import DDL, connect
 
-PID_TAG, HOST_TAG = "trust/pid", "trust/host"
+PID_TAG, HOST_TAG, PID_START_TAG = "trust/pid", "trust/host", "trust/pid_start"
 JOURNAL = ".landing-changes.json"
 
 
@@ -46,20 +45,37 @@ def _alive(pid: int) -> bool:
 
 
 def reap_dead_runs(instance, log=print) -> list[str]:
-    """Runs still marked STARTED/STARTING whose process on this machine is gone (killed, even by
-    SIGKILL) are marked failed, so the UI stops showing them in progress and the run queue
-    (one writer run at a time) does not wait for them for ever."""
+    """Runs of this machine whose process is gone (killed, even by SIGKILL) are marked failed, so the
+    UI stops showing them in progress and the run queue (one writer run at a time) does not wait for
+    them for ever: STARTED/STARTING ones, and NOT_STARTED ones that carry a process (`make run` and
+    `make load` tag a run with their process when they create it; a kill between the run's creation
+    and its start left it NOT_STARTED for ever). Runs the daemon queued carry no process: not touched."""
     host = socket.gethostname()
     reaped = []
-    runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]))
+    runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING,
+                                                  DagsterRunStatus.NOT_STARTED]))
     for run in runs:
         pid, run_host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
-        if pid and pid.isdigit() and run_host == host and int(pid) != os.getpid() and not _alive(int(pid)):
-            instance.report_run_failed(run, f"the run's process (pid {pid}) is gone: it was killed or crashed; "
-                                            "nothing it did was promoted")
+        if not (pid and pid.isdigit() and run_host == host and int(pid) != os.getpid()):
+            continue
+        started = run.tags.get(PID_START_TAG)
+        gone = not _alive(int(pid)) or (started is not None and started != str(process_start_time(int(pid))))
+        if gone:
+            when = "before it started" if run.status == DagsterRunStatus.NOT_STARTED else ""
+            instance.report_run_failed(run, f"the run's process (pid {pid}) is gone: it was killed or crashed"
+                                            f"{' ' + when if when else ''}; nothing it did was promoted")
             reaped.append(run.run_id)
             log(f"marked run {run.run_id[:8]} failed: its process {pid} is gone")
     return reaped
+
+
+def process_tags() -> dict[str, str]:
+    """The tags that name this process on a run it creates (pid, start time, host)."""
+    tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    start = process_start_time(os.getpid())
+    if start is not None:
+        tags[PID_START_TAG] = str(start)
+    return tags
 
 
 def site_after_failure(paths: Paths) -> Path:
@@ -70,38 +86,25 @@ def site_after_failure(paths: Paths) -> Path:
 
 
 def landing_journal(paths: Paths) -> Path:
-    return paths.landing_dir / JOURNAL
+    return landing_changes.journal_path(paths.warehouse_path)
 
 
 def apply_landing_changes(paths: Paths, changes: list[dict]) -> None:
     """Replace delivered files in the landing folder: each change is {"remove": path} (the file is in
-    the archive already) or {"place": source, "to": path}. Written to a journal first and replayed
-    by the next run if this one is killed half way, so the folder never stays half changed."""
-    journal = landing_journal(paths)
-    tmp = journal.with_suffix(".tmp")
-    tmp.write_text(json.dumps(changes, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, journal)
-    replay_landing_journal(paths)
+    the archive already) or {"place": archived copy, "to": path, "sha256": its checksum}; each folder
+    changes in one step, journalled and finished by the next run after a kill
+    (ingest/landing_changes.py)."""
+    landing_changes.apply(landing_journal(paths), paths.landing_dir, changes)
 
 
 def replay_landing_journal(paths: Paths) -> bool:
-    journal = landing_journal(paths)
-    if not journal.exists():
-        return False
-    for change in json.loads(journal.read_text(encoding="utf-8")):
-        if "remove" in change:
-            Path(change["remove"]).unlink(missing_ok=True)
-        else:
-            target = Path(change["to"])
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                part = target.with_name(f".{target.name}.part")
-                shutil.copyfile(change["place"], part)
-                os.chmod(part, 0o644)
-                os.replace(part, target)
-        checkpoint("landing:change")
-    journal.unlink()
-    return True
+    old = paths.landing_dir / JOURNAL  # where an older version kept its journal (a list of changes)
+    if old.exists():
+        landing_changes.apply(landing_journal(paths), paths.landing_dir,
+                              json.loads(old.read_text(encoding="utf-8")))
+        old.unlink()
+        return True
+    return landing_changes.replay(landing_journal(paths), paths.landing_dir)
 
 
 @dataclass
@@ -146,14 +149,19 @@ class WarehouseWriter(ConfigurableResource):
         run = context.run
         run_id = run.run_id if run else "adhoc"
         log = context.log.info if context.log else print
-        if run is not None and context.instance is not None:
-            context.instance.add_run_tags(run_id, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
+        if run is not None and context.instance is not None and run.tags.get(PID_TAG) != str(os.getpid()):
+            context.instance.add_run_tags(run_id, process_tags())
         job = run.job_name if run else "run"
         with warehouse_lock(paths.warehouse_path, f"dagster run {run_id[:8]} ({job})", log=log):
             if context.instance is not None:
                 reap_dead_runs(context.instance, log=log)
             if replay_landing_journal(paths):
                 log("finished a landing-folder change a killed run had begun")
+            from ingest.archive import archive_root
+            from ingest.intake import clear_stale_parts
+
+            if clear_stale_parts(archive_root(paths.warehouse_path)):
+                log("removed what a killed run left half-copied in the archive")
             self._session = RunSession(paths, run_id, working_copy.start(paths.warehouse_path))
             try:
                 yield self

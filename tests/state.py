@@ -13,7 +13,8 @@ import duckdb
 # tables a failed run is allowed (and required) to add rows to
 AUDIT_TABLES = {"audit.file_loads", "audit.validation_runs", "audit.validation_expectations"}
 # the snapshot's tables that are refreshed after every run, also a failed one
-SNAPSHOT_STATUS_TABLES = {"quality_status", "quality_file_loads", "_quality_info"}
+SNAPSHOT_STATUS_TABLES = {"quality_status", "quality_file_loads", "_quality_info", "quality_admin_years",
+                          "quality_rows_excluded"}
 
 
 def table_fingerprints(db: Path, skip: set[str] = frozenset(),
@@ -53,10 +54,71 @@ def snapshot_state(db: Path) -> dict[str, tuple[int, int]]:
 
 
 def folder_state(folder: Path) -> dict[str, str]:
-    """{relative path: sha256} of every file under a folder (the landing folder)."""
+    """{relative path: sha256} of every file under a folder (the landing folder); an entry that is not a
+    regular file is described, not followed or read ('symlink -> target', 'fifo', 'device'), and a hard
+    link says how many names it has."""
+    import os
+    import stat
+
     folder = Path(folder)
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    out = {}
+    if not folder.exists():
+        return out
+    for root, dirs, files in os.walk(folder):  # os.walk does not follow links to folders
+        for name in sorted(dirs + files):
+            p = Path(root) / name
+            st = p.lstat()
+            key = str(p.relative_to(folder))
+            if stat.S_ISLNK(st.st_mode):
+                out[key] = f"symlink -> {os.readlink(p)}"
+            elif stat.S_ISFIFO(st.st_mode):
+                out[key] = "fifo"
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                out[key] = "device"
+            elif stat.S_ISREG(st.st_mode):
+                out[key] = hashlib.sha256(p.read_bytes()).hexdigest() + (f" ({st.st_nlink} names)" if st.st_nlink > 1
+                                                                          else "")
+    return out
+
+
+def archive_state(root: Path) -> dict[str, str]:
+    """{relative path: sha256 and mode} of every file and folder of the archive."""
+    import stat
+
+    root = Path(root)
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder")
+            + f" {stat.S_IMODE(p.lstat().st_mode):o}" for p in sorted(root.rglob("*"))}
+
+
+# what distinguishes two records of the same fact: the record's own id, its time, the run that wrote it
+AUDIT_VOLATILE = {"load_id", "loaded_at", "run_id", "validation_id", "validated_at", "recorded_at"}
+
+
+def audit_facts(db: Path, data_dir: Path | None = None) -> dict[str, tuple[int, int]]:
+    """{audit table: (distinct facts, sum of their hashes)}: what the audit says, each fact once, without
+    the record's id, time and run (a second run that finds nothing new records nothing new; the gates'
+    verdicts it records again are the same facts). `data_dir`: paths under it are compared relative to
+    it (two copies of a data folder)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for (table,) in con.execute("select table_name from information_schema.tables where table_schema = 'audit' "
+                                    "and table_catalog = current_database() order by 1").fetchall():
+            cols = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'audit' and table_name = ? "
+                "and table_catalog = current_database() order by ordinal_position", [table]).fetchall()
+                if c not in AUDIT_VOLATILE]
+            names = ", ".join(chr(34) + c + chr(34) for c in cols)
+            exprs = ", ".join(f"replace(\"{c}\", '{str(data_dir)}', '<data>') as \"{c}\""
+                              if data_dir is not None and c in ("file_path", "archive_path") else f'"{c}"' for c in cols)
+            n, h = con.execute(f"select count(*), coalesce(sum(hash({names})::hugeint), 0) from "
+                               f"(select distinct {exprs} from audit.\"{table}\")").fetchone()
+            out[f"audit.{table}"] = (int(n), int(h))
+        return out
+    finally:
+        con.close()
 
 
 def audit_rows(db: Path) -> dict[str, int]:

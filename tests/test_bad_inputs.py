@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from ingest.codebook import codebook_for_wave, load_codebook
 from ingest.errors import IngestError
+from ingest.sample.quality import World
 from ingest.sample.survey_generic import WAVES, generate_wave
 from ingest.sample.survey_waves import generate_2017, write_sav_2017
 from ingest.warehouse import load_admin_extract, load_survey_wave, survey_files
@@ -98,7 +99,7 @@ def test_weight_not_positive(con, tmp_path, wave2017, bad_weight):
 def test_wave_file_with_another_waves_codebook(con, tmp_path, monkeypatch):
     monkeypatch.setenv("TRUST_TODAY", "2029-01-01")  # the 2028 codebook's fieldwork is over
     spec = next(s for s in WAVES if s.wave == 2026)
-    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3))
+    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3), World())
     path = tmp_path / "survey" / "2026" / spec.file_name
     err = rejected(con, lambda c, p: load_survey_wave(c, p, codebook_for_wave(2028)), path)
     assert err.problem == "variables named in codebook wave_2028.yml are not in the file"

@@ -367,7 +367,8 @@ def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_samp
     with sample_build.warehouse() as con:
         frames = {"int_indicator_cells": con.execute("select * from intermediate.int_indicator_cells").df(),
                   "int_provision__per_capita": con.execute("select * from intermediate.int_provision__per_capita").df(),
-                  "int_municipalities": con.execute("select * from intermediate.int_municipalities").df()}
+                  "int_municipalities": con.execute("select * from intermediate.int_municipalities").df(),
+                  "boundary_sets": con.execute("select * from reference.boundary_sets").df()}
         published = con.execute(
             """select t.wave_year, t.geo_code, t.estimate, t.ci_low, t.ci_high, s.synthetic_estimate, s.synthetic_mse
                from marts.mart_trust_comparisons t

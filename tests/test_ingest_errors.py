@@ -7,6 +7,7 @@ from openpyxl import load_workbook
 
 from ingest.codebook import codebook_for_wave, load_codebook
 from ingest.errors import IngestError
+from ingest.sample.quality import World
 from ingest.sample.admin_extracts import SEED_ROWS, current_municipalities, write_workbook
 from ingest.sample.survey_waves import generate_2017, write_sav_2017
 from ingest.warehouse import load_admin_extract, load_survey_wave
@@ -119,10 +120,11 @@ def test_bad_admin_workbook_is_rejected_with_its_place(con, tmp_path, edits, row
 
 @pytest.fixture
 def csv_2024(tmp_path):
+    from ingest.sample.quality import World
     from ingest.sample.survey_generic import WAVES, generate_wave
 
     spec = next(s for s in WAVES if s.wave == 2024)
-    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3))
+    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3), World())
     return tmp_path / "survey" / "2024" / spec.file_name
 
 

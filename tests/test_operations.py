@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from ingest.lock import warehouse_lock
+from ingest.sample.quality import World
 from ingest.sample.survey_generic import WAVES, generate_wave
 from ingest.settings import REPO_ROOT
 from ingest.warehouse import sha256_of
@@ -29,7 +30,7 @@ def corrected_wave(tmp_path: Path, wave: int = 2027, seed: int = 99, **changes) 
     import dataclasses
 
     spec = dataclasses.replace(next(s for s in WAVES if s.wave == wave), **changes)
-    truth = generate_wave(spec, tmp_path / "redelivery", np.random.default_rng(seed))
+    truth = generate_wave(spec, tmp_path / "redelivery", np.random.default_rng(seed), World())
     return tmp_path / "redelivery" / str(wave) / spec.file_name, truth
 
 

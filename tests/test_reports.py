@@ -134,10 +134,10 @@ def test_snapshot_holds_published_marts_only(sample_build):
         tables = {r[0] for r in con.execute(
             "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
         columns = {r[0] for r in con.execute("select column_name from information_schema.columns").fetchall()}
-    from orchestration.publish import QUALITY_TABLES
+    from orchestration.publish import QUALITY_DATA_TABLES, QUALITY_TABLES
 
     assert tables == ({f"main.{name}" for _, name in PUBLISHED} | {f"main.{name}" for name in QUALITY_TABLES}
-                      | {"main._snapshot_info", "main._quality_info"})
+                      | {f"main.{name}" for name in QUALITY_DATA_TABLES} | {"main._snapshot_info", "main._quality_info"})
     assert not {"main.fct_respondent", "main.fct_survey_answers"} & tables
     assert "respondent_key" not in columns  # no respondent-level rows in anything published
     for sql_file in SOURCES.glob("*.sql"):

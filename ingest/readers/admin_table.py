@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,12 @@ import pandas as pd
 import yaml
 
 from ingest.errors import IngestError, cell_name
-from ingest.municipalities import code_for_name, normalise_code
-from ingest.readers.xlsx_inspect import column_letter, inspect_xlsx
+from ingest.errors import OverLimit
+from ingest.limits import check_workbook, check_xls_sheet, is_xls, limit
+from ingest.municipalities import closest_name, code_for_name, normalise_code
+from ingest.numbers import NumberFormat, admin_column_unit
+from ingest.numbers import parse_number as _parse
+from ingest.readers.xlsx_inspect import Merge, SheetFacts, column_letter, inspect_xlsx
 from ingest.settings import CONFIG_DIR, first_allowed_year, latest_allowed_year, read_seed, today
 
 LAYOUT_FILE = CONFIG_DIR / "admin_table_layout.yml"
@@ -46,6 +51,7 @@ ROW_NO = re.compile(r"^\d+(\.\d+)*\.?$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")  # after spaces are removed and a decimal comma became a point
 VALUE_COLUMNS = ["total", "women", "men", "age_0_17", "age_18_24", "age_25_54", "age_55_64",
                  "age_65_79", "age_80_89", "age_90_plus", "expenditure_eur"]
+VALUE_NUMBER_COLUMNS = [f"{c}_value" for c in VALUE_COLUMNS]  # each value column's number (None: X, blank)
 AGE_COLUMNS = [c for c in VALUE_COLUMNS if c.startswith("age_")]
 COUNT_COLUMNS = [c for c in VALUE_COLUMNS if c != "expenditure_eur"]
 ODD_SPACES = dict.fromkeys(map(ord, "\u2007\u2009\u202f\t"), " ")  # figure/thin/narrow spaces -> space
@@ -101,13 +107,16 @@ def cell_text(value) -> str | None:
     return text or None
 
 
+LM_NUMBERS = NumberFormat(decimal=",", exponent_and_inf=False)  # LM tables: decimal comma ("2.5" reads too)
+
+
 def parse_number(text: str | None) -> float | None:
-    """A number as LM tables deliver it ("1 297", "2,5"); None for X, blanks and text.
-    Same rule as the dbt macro parse_delivered_number."""
+    """A number as LM tables deliver it ("1 297", "2,5"); None for X, blanks and text (ingest/numbers.py;
+    the loader stores each cell's number next to its text, raw.admin_table_rows.<column>_value, and
+    dbt reads that: the rule has one owner)."""
     if text is None or (isinstance(text, float) and text != text):
         return None
-    cleaned = str(text).strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    return float(cleaned) if NUMBER.match(cleaned) else None
+    return _parse(str(text), LM_NUMBERS)[0]
 
 
 def is_not_available(text: str | None) -> bool:
@@ -274,10 +283,13 @@ def _resolve_title(path: Path, titles: list[tuple[str, dict[str, _Found]]]) -> d
             raise IngestError(path, "no sheet names the municipality (a cell such as 'Pašvaldība: Ķekavas novads "
                               "(0034000)' or 'ATVK kods' above the header)", sheet=titles[0][0])
         f = named[5]["municipality_name"]
-        code = code_for_name(boundary_set_of_report_year(year), named[2])
+        boundary = boundary_set_of_report_year(year)
+        code = code_for_name(boundary, named[2])
         if code is None:
-            raise IngestError(path, f"the municipality {named[2]!r} is not a unit of {year} by that name; add its "
-                              "ATVK code, e.g. 'Pašvaldība: Ķekavas novads (0034000)'", sheet=f.sheet, row=f.row,
+            near = closest_name(boundary, named[2])
+            hint = (f" (the closest unit name is {near[0]!r}; they differ {near[1]})" if near else "")
+            raise IngestError(path, f"the municipality {named[2]!r} is not a unit of {year} by that name{hint}; add "
+                              "its ATVK code, e.g. 'Pašvaldība: Ķekavas novads (0034000)'", sheet=f.sheet, row=f.row,
                               column=column_letter(f.col), value=f.value)
         per_sheet = [(s, code if c is None else c, n, y_, f if w is None else w, t) for s, c, n, y_, w, t in per_sheet]
         base = per_sheet[0]
@@ -389,8 +401,13 @@ def _read_sheet(path: Path, name: str, grid: list[list], facts, layout: dict):
 
 
 def _grid(sheet) -> list[list]:
-    """A sheet's cells from A1, empty cells as None."""
-    return [[None if (v == "" or v is None) else v for v in row] for row in sheet.to_python(skip_empty_area=False)]
+    """A sheet's cells from A1, empty cells as None, text in Unicode NFC (a name or label typed in NFD,
+    a letter and a combining mark, reads as the same name: 'Pašvaldība' is 'Pašvaldība')."""
+    def cell(v):
+        if v == "" or v is None:
+            return None
+        return unicodedata.normalize("NFC", v) if isinstance(v, str) else v
+    return [[cell(v) for v in row] for row in sheet.to_python(skip_empty_area=False)]
 
 
 def _check_file_name(path: Path, title: dict, extract_notes: list[str]) -> None:
@@ -409,24 +426,43 @@ def _check_file_name(path: Path, title: dict, extract_notes: list[str]) -> None:
                              f"{title['year']}, which is used")
 
 
-def read_admin_table(path: str | Path, layout: dict | None = None) -> AdminExtract:
+def read_admin_table(path: str | Path, layout: dict | None = None,
+                     clock: tuple[Path | None, str | None] = (None, None)) -> AdminExtract:
+    """Read and check one LM workbook (`clock`: the file as delivered and the checksum of what is read,
+    for the date its year is checked against)."""
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
     layout = layout or load_layout()
     if not path.exists():
         raise IngestError(path, "file not found")
+    bounds = {"rows": (limit("admin_workbook", "max_rows"), "admin_workbook.max_rows"),
+              "columns": (limit("admin_workbook", "max_columns"), "admin_workbook.max_columns")}
+    xls = is_xls(path)  # Excel 97-2003 (LABIS exports): read by calamine too, its merges from calamine
+    if not xls:
+        check_workbook(path, **bounds)
+    kind = ".xls (Excel 97-2003)" if xls else ".xlsx"
     try:
-        facts = inspect_xlsx(path)
+        facts = {} if xls else inspect_xlsx(path)
         wb = CalamineWorkbook.from_path(str(path))
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise IngestError(path, f"cannot be read as an .xlsx workbook: {exc}") from None
+        raise IngestError(path, f"cannot be read as an {kind} workbook: {exc}") from None
     except Exception as exc:  # calamine's own errors
-        raise IngestError(path, f"cannot be read as an .xlsx workbook: {exc}") from None
+        raise IngestError(path, f"cannot be read as an {kind} workbook: {exc}") from None
     try:
+        if xls and len(wb.sheet_names) > limit("workbook", "max_sheets"):
+            raise OverLimit(path, f"the workbook's sheets: {len(wb.sheet_names)} is over the limit of "
+                            f"{limit('workbook', 'max_sheets')} (ingest/config/limits.yml, workbook.max_sheets); "
+                            "the file was not parsed")
         parsed = []
         for name in wb.sheet_names:
-            result = _read_sheet(path, name, _grid(wb.get_sheet_by_name(name)), facts.get(name), layout)
+            sheet = wb.get_sheet_by_name(name)
+            sheet_facts = facts.get(name)
+            if xls:
+                check_xls_sheet(path, name, sheet.height, sheet.width, **bounds)
+                sheet_facts = SheetFacts(name, merges=[Merge(r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2)
+                                                       in (sheet.merged_cell_ranges or [])])
+            result = _read_sheet(path, name, _grid(sheet), sheet_facts, layout)
             if result is not None:
                 parsed.append((name, result))
     finally:
@@ -439,19 +475,21 @@ def read_admin_table(path: str | Path, layout: dict | None = None) -> AdminExtra
     if not records:
         raise IngestError(path, "no indicator rows below the header", sheet=parsed[0][0])
     _check_file_name(path, title, notes)
-    validate_rows(path, records, title["year"])
+    validate_rows(path, records, title["year"], clock)
     for rec in records:
         rec.pop("_columns")
-    rows = pd.DataFrame.from_records(records, columns=["sheet", "excel_row", *[c["key"] for c in layout["columns"]]])
+    rows = pd.DataFrame.from_records(records, columns=["sheet", "excel_row", *[c["key"] for c in layout["columns"]],
+                                                      *VALUE_NUMBER_COLUMNS])
     return AdminExtract(path, [n for n, _ in parsed], title["municipality_code"], title["municipality_name"],
                         title["year"], rows, title["title_sheet"], title["title_row"], title["title_column"], notes)
 
 
-def validate_rows(path: Path, records: list[dict], year: int) -> None:
+def validate_rows(path: Path, records: list[dict], year: int,
+                  clock: tuple[Path | None, str | None] = (None, None)) -> None:
     """The content rules of an extract; the first violation raises with its place."""
-    latest = latest_allowed_year(path)
+    latest = latest_allowed_year(clock[0] or path, clock[1])
     if year > latest:
-        raise IngestError(path, f"the extract's year is after the current year {latest} (today is {today(path)}): "
+        raise IngestError(path, f"the extract's year is after the current year {latest} (today is {today(clock[0] or path, clock[1])}): "
                           "a report from the future? Check the year in the title", sheet=records[0]["sheet"],
                           value=year)
     if year < first_allowed_year():
@@ -475,7 +513,10 @@ def validate_rows(path: Path, records: list[dict], year: int) -> None:
         numbers = {}
         for col in VALUE_COLUMNS:
             text = rec[col]
-            number = parse_number(text)
+            unit = admin_column_unit(col, units.get(rec["row_no"]))
+            number, problem = _parse(text, NumberFormat(decimal=",", unit=unit)) if text is not None else (None, None)
+            if problem and problem.startswith("ambiguous"):
+                raise IngestError(path, problem, column=cols[col], value=text, **where)
             if text is not None and number is None and not is_not_available(text):
                 raise IngestError(path, "not a number, X or empty", column=cols[col], value=text, **where)
             if number is not None and number < 0:
@@ -484,6 +525,7 @@ def validate_rows(path: Path, records: list[dict], year: int) -> None:
                 raise IngestError(path, f"a count of {units[rec['row_no']]} must be a whole number", column=cols[col],
                                   value=text, **where)
             numbers[col] = number
+            rec[f"{col}_value"] = number  # the number as read here: what dbt uses (one parser, ingest/numbers.py)
         total = numbers["total"]
         if total is not None and numbers["women"] is not None and numbers["men"] is not None \
                 and abs(total - numbers["women"] - numbers["men"]) > 1e-9:

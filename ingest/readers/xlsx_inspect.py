@@ -81,6 +81,12 @@ def _sheet_paths(z: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
+def sheet_parts(path: str | Path) -> dict[str, str]:
+    """Sheet name -> its XML part in the zip."""
+    with zipfile.ZipFile(path) as z:
+        return _sheet_paths(z)
+
+
 def inspect_xlsx(path: str | Path) -> dict[str, SheetFacts]:
     """Formulas without a saved value, merged ranges and dimension of every sheet.
     Raises zipfile.BadZipFile / KeyError for a file that is not an .xlsx package."""

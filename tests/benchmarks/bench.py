@@ -317,8 +317,18 @@ def render(results: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+KEPT = "<!-- measured by hand: kept by make bench -->"
+
+
 def write(out: Path, results: list[dict], meta: dict) -> None:
-    out.write_text(render(results, meta), encoding="utf-8")
+    """The generated tables; a section of the file starting with the KEPT marker (dated measurements
+    made by hand, e.g. the test layers' times) is kept as it is."""
+    kept = ""
+    if out.exists():
+        old = out.read_text(encoding="utf-8")
+        if KEPT in old:
+            kept = "\n" + old[old.index(KEPT):]
+    out.write_text(render(results, meta) + kept, encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str),
                                         encoding="utf-8")
 

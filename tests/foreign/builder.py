@@ -50,8 +50,11 @@ def write_sav(path: Path, df: pd.DataFrame, labels: dict[str, str] | None = None
 def codebook_yaml(wave: int, *, boundary_set: str = "post2025_42", fmt: str = "csv", data_file: str = "*.csv",
                   fieldwork: tuple[str, str] | None = None, extra: str = "", delivery_extra: str = "",
                   id_var: str = "resp", weight: str | None = "svars", muni: str = "pasv", sex: str = "dzim",
-                  age: str = "vec", client: str = "kl", trust: str = "uzt", expected=(10, 200)) -> str:
-    """A codebook for the small foreign waves: four attributes and one item (trust)."""
+                  age: str = "vec", client: str = "kl", trust: str = "uzt", expected=(10, 200),
+                  coverage: list[str] | None = None) -> str:
+    """A codebook for the small foreign waves: four attributes and one item (trust). `coverage`: the
+    municipalities of a local fieldwork plan (a wave of a few municipalities; without it the plan is
+    national and every region needs respondents)."""
     delivery = {"csv": '  encoding: cp1257\n  delimiter: ";"\n  decimal: ","\n', "spss": "", "excel": ""}[fmt]
     return (
         f"wave: {wave}\n"
@@ -60,7 +63,8 @@ def codebook_yaml(wave: int, *, boundary_set: str = "post2025_42", fmt: str = "c
         f"age_range: [18, 80]\n"
         + (f"fieldwork: {{from: {fieldwork[0]}, to: {fieldwork[1]}}}\n" if fieldwork else "")
         + f"expected_respondents: {{min: {expected[0]}, max: {expected[1]}}}\n"
-        f"delivery:\n  format: {fmt}\n  data_file: \"{data_file}\"\n{delivery}{delivery_extra}"
+        + (f"coverage: {{municipalities: [{', '.join(repr(str(c)) for c in coverage)}]}}\n" if coverage else "")
+        + f"delivery:\n  format: {fmt}\n  data_file: \"{data_file}\"\n{delivery}{delivery_extra}"
         f"respondent_id: {id_var}\n"
         f"weight: {weight if weight else 'null'}\n"
         f"attributes:\n"

@@ -34,7 +34,7 @@ def test_a_misspelt_key_is_named_with_its_line(tmp_path):
     line = line_of(lines, "blnak:")
     assert err.value.describe() == (
         f"file {path}, line {line}, key 'items.client_satisfaction.blnak': unknown key 'blnak' (did you mean "
-        "'blank'?); the keys here are: variable, codes, blank, label_lv, label_en, scale")
+        "'blank'?); the keys here are: variable, codes, labels, ignore_case, blank, label_lv, label_en, scale")
 
 
 def test_an_unknown_top_level_key_is_named_with_its_line(tmp_path):

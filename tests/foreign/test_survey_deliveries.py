@@ -117,7 +117,7 @@ def field_rows(n: int) -> list[list]:
 def test_columns_the_codebook_does_not_map_are_ignored_and_not_stored(con, tmp_path):
     rows = field_rows(30)
     path, cb = deliver(tmp_path, 2029, "dati.csv", csv_bytes(FIELD_HEADER, rows),
-                       codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31")))
+                       codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31"), coverage=["0001000", "0034000", "0038001"]))
     result = load_survey_wave(con, path, cb)
     assert result["status"] == "loaded" and result["respondents"] == 30
     assert result["notes"] == [
@@ -139,7 +139,7 @@ def test_columns_the_codebook_does_not_map_are_ignored_and_not_stored(con, tmp_p
 def test_a_declared_text_attribute_is_kept_as_delivered(con, tmp_path):
     rows = field_rows(30)
     path, cb = deliver(tmp_path, 2029, "dati.csv", csv_bytes(FIELD_HEADER, rows),
-                       codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31"),
+                       codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31"), coverage=["0001000", "0034000", "0038001"],
                                      extra="kept_attributes:\n  interview_date: {variable: intervijas_datums}\n"))
     result = load_survey_wave(con, path, cb)
     assert result["status"] == "loaded"
@@ -204,14 +204,16 @@ def test_spss_code_not_in_codebook_is_shown_as_written(con, tmp_path):
         muni="NOVADS", sex="DZIMUMS", age="VECUMS", client="KLIENTS", trust="UZTICAS"))
     err = rejected(con, path, cb)
     assert err.describe() == (f"file {path}, row 7 (respondent R0007), column 'DZIMUMS': code not in codebook "
-                              "wave_2029.yml (value: 5)")
+                              "wave_2029.yml (value: 5). If the survey firm excluded this row itself (a status column "
+                              "of its own), the codebook can say so: row_status (README, \"Codebooks\")")
 
 
 # --- 4. encodings and the shape of the CSV -------------------------------------------------------------------------
 
 def test_utf8_csv_with_a_byte_order_mark_declared_utf8_loads(con, tmp_path):
     rows = rows_by_rule(40, ["0001000", "0034000"])
-    cb_text = codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31")).replace("encoding: cp1257", "encoding: utf-8")
+    cb_text = codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31"),
+                            coverage=["0001000", "0034000"]).replace("encoding: cp1257", "encoding: utf-8")
     path, cb = deliver(tmp_path, 2029, "dati.csv", csv_bytes(HEADER, rows, encoding="utf-8", bom=True), cb_text)
     result = load_survey_wave(con, path, cb)
     assert result["respondents"] == 40
@@ -241,7 +243,7 @@ def test_a_column_named_twice_is_rejected_in_words(con, tmp_path):
 def test_a_trailing_separator_on_every_line_is_an_empty_column_and_ignored(con, tmp_path):
     rows = rows_by_rule(40, ["0001000", "0034000"])
     path, cb = deliver(tmp_path, 2029, "dati.csv", csv_bytes(HEADER, rows, trailing_sep=True),
-                       codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31")))
+                       codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31"), coverage=["0001000", "0034000"]))
     result = load_survey_wave(con, path, cb)
     assert result["respondents"] == 40
     assert result["notes"] == ["ignored column '(column 8, no name)' (position 8): empty column after the last one "
@@ -327,7 +329,8 @@ def excel_wave(tmp_path: Path, edit=None) -> tuple[Path, object]:
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     cb = codebook(tmp_path, 2029, codebook_yaml(2029, fmt="excel", data_file="*.xlsx",
-                                                fieldwork=("2029-02-01", "2029-03-31")))
+                                                fieldwork=("2029-02-01", "2029-03-31"),
+                                                coverage=["0001000", "0034000"]))
     return path, cb
 
 

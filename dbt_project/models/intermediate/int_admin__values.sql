@@ -4,19 +4,17 @@ with table_rows as (
     select * from {{ ref('stg_admin__table_rows') }}
 ),
 
-cells as (
-    select * from table_rows
-    unpivot include nulls (cell_text for source_column in (
-        total, women, men, age_0_17, age_18_24, age_25_54, age_55_64, age_65_79, age_80_89, age_90_plus,
-        expenditure_eur
-    ))
-),
+{%- set value_columns = ['total', 'women', 'men', 'age_0_17', 'age_18_24', 'age_25_54', 'age_55_64', 'age_65_79',
+                         'age_80_89', 'age_90_plus', 'expenditure_eur'] %}
 
+-- the delivered text and the number the loader read from it (ingest/numbers.py, the one parser)
 parsed as (
-    select
-        *,
-        {{ parse_delivered_number('cell_text') }} as parsed_value
-    from cells
+    {%- for c in value_columns %}
+    select *, '{{ c }}' as source_column, {{ c }} as cell_text, {{ c }}_value as parsed_value from table_rows
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 )
 
 select

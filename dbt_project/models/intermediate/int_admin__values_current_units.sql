@@ -20,6 +20,20 @@ split as (
         on allocation.new_atvk_code = successor.municipality_code and successor.boundary_set = {{ boundary_set_valid_on('2021-07-01') }}
 ),
 
+-- how many reporting units of each boundary set make up a current unit (the split Aglonas novads counts for
+-- both of its successors): a current unit's figure of a year is whole only once all of them have delivered
+unit_sources as (
+    select
+        municipalities.boundary_set,
+        coalesce(municipalities.current_municipality_code, split.current_municipality_code) as municipality_code,
+        count(distinct municipalities.municipality_code) as n_expected_source_units
+    from municipalities
+    left join split
+        on municipalities.current_municipality_code is null
+        and municipalities.municipality_code = split.old_atvk_code
+    group by all
+),
+
 mapped as (
     select
         coalesce(municipalities.current_municipality_code, split.current_municipality_code) as municipality_code,
@@ -31,7 +45,8 @@ mapped as (
         -- decimals: the sums below are exact, whatever order a build adds the rows in
         cast(cell_values.value as decimal(24, 4)) * cast(coalesce(split.share, 1.0) as decimal(10, 8)) as value,
         split.share is not null as is_split_allocation,
-        cell_values.municipality_code as source_municipality_code
+        cell_values.municipality_code as source_municipality_code,
+        cell_values.boundary_set
     from cell_values
     inner join municipalities
         on cell_values.municipality_code = municipalities.municipality_code
@@ -42,14 +57,18 @@ mapped as (
 )
 
 select
-    municipality_code,
-    year,
-    row_no,
-    indicator_code,
-    source_column,
-    measure,
-    sum(value) as value,
-    bool_or(is_split_allocation) as includes_split_allocation,
-    count(distinct source_municipality_code) as n_source_units
+    mapped.municipality_code,
+    mapped.year,
+    mapped.row_no,
+    mapped.indicator_code,
+    mapped.source_column,
+    mapped.measure,
+    sum(mapped.value) as value,
+    bool_or(mapped.is_split_allocation) as includes_split_allocation,
+    count(distinct mapped.source_municipality_code) as n_source_units,
+    max(unit_sources.n_expected_source_units) as n_expected_source_units
 from mapped
-group by all
+left join unit_sources
+    on mapped.boundary_set = unit_sources.boundary_set and mapped.municipality_code = unit_sources.municipality_code
+group by mapped.municipality_code, mapped.year, mapped.row_no, mapped.indicator_code, mapped.source_column,
+    mapped.measure

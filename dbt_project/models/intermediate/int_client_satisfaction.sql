@@ -24,6 +24,7 @@ clients_asked as (
         on answers.respondent_key = respondents.respondent_key
         and answers.wave_year = respondents.wave_year
     where respondents.is_client
+        and respondents.counts_for_latvia  -- a national figure: a local survey (codebook coverage) is not Latvia
         and (answers.harmonised_value is not null or answers.missing_reason = 'hard_to_say')
 )
 

@@ -14,9 +14,12 @@ with responses as (
 ),
 
 by_geography as (
-    select *, 'national' as geo_level, 'LV' as geo_code from responses
+    -- which geographies a wave can speak for (its fieldwork plan, codebook `coverage`, checked by the loader):
+    -- a national wave for Latvia and every region; a local survey only for its municipalities and for a region
+    -- it planned whole. A local survey is never published as national.
+    select *, 'national' as geo_level, 'LV' as geo_code from responses where counts_for_latvia
     union all
-    select *, 'region', region from responses where region is not null
+    select *, 'region', region from responses where region is not null and counts_for_region
     union all
     select *, 'municipality', current_municipality_code from responses where current_municipality_code is not null
 ),

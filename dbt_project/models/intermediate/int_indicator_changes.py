@@ -83,7 +83,9 @@ def changes(estimates: pd.DataFrame, published: pd.DataFrame, asked: pd.DataFram
     out["family_size"] = out.groupby(["wave_from", "wave_to", "geo_level"])["p_value"].transform("count").astype(int)
     out["is_significant"] = (out["q_value"] <= rules["fdr_q"]).fillna(False).astype(bool) & tested
     out["is_significant_unadjusted"] = (out["p_value"] < 1 - rules["confidence_level"]).fillna(False).astype(bool)
-    out["significance_note"] = np.where(tested, None, "not tested: an estimate is unreliable")
+    # text even when every change was tested (an all-None column would reach DuckDB as INTEGER)
+    out["significance_note"] = pd.Series(np.where(tested, None, "not tested: an estimate is unreliable"),
+                                         index=out.index, dtype="string")
     return out.drop(columns=["p_to", "p_from", "v_to", "v_from"])
 
 

@@ -46,7 +46,9 @@ select
     case when answers.harmonised_value is not null then 1 else 0 end as has_opinion,
     case when answers.missing_reason = 'hard_to_say' then 1 else 0 end as is_hard_to_say,
     case when answers.missing_reason = 'refused' then 1 else 0 end as is_refused,
-    cast(design.n_design as integer) as n_design
+    cast(design.n_design as integer) as n_design,
+    respondents.counts_for_latvia,
+    respondents.counts_for_region
 from answers
 inner join indicators on answers.item_code = indicators.item_code
 inner join respondents on answers.respondent_key = respondents.respondent_key

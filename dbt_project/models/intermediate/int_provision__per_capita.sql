@@ -1,5 +1,10 @@
 -- Service provision per capita for every current municipality (42-set) and year: the figures of
 -- earlier boundary sets converted to the current units, over a stated population denominator.
+-- Workbooks arrive one at a time: a year some reporting units have not delivered yet is a PARTIAL
+-- year (int_admin__year_coverage). Its delivered municipalities have their rows here, each saying how
+-- many of the year's units have delivered ("1 of 42 delivered"); a current unit made of several
+-- reporting units (a year before a reform) has a row only once all of them have delivered (per capita
+-- of part of a unit would be wrong). What needs every municipality uses complete years only.
 with cell_values as (
     select * from {{ ref('int_admin__values_current_units') }}
     where source_column in ('total', 'expenditure_eur')
@@ -7,6 +12,10 @@ with cell_values as (
 
 population as (
     select * from {{ ref('int_population__current_units') }}
+),
+
+year_coverage as (
+    select * from {{ ref('int_admin__year_coverage') }}
 ),
 
 figures as (
@@ -19,7 +28,8 @@ figures as (
         cast(sum(value) filter (where row_no = '14' and measure = 'count') as double) as waiting_year_end,
         cast(sum(value) filter (where row_no = '15' and measure = 'count') as double) as social_work_specialists,
         bool_or(includes_split_allocation) as includes_split_allocation,
-        max(n_source_units) as n_source_units
+        max(n_source_units) as n_source_units,
+        max(n_expected_source_units) as n_expected_source_units
     from cell_values
     group by municipality_code, year
 )
@@ -45,8 +55,16 @@ select
     1000.0 * figures.waiting_year_end / population.population as waiting_per_1000,
     population.population / nullif(figures.social_work_specialists, 0) as residents_per_specialist,
     figures.includes_split_allocation,
-    cast(figures.n_source_units as integer) as n_source_units
+    cast(figures.n_source_units as integer) as n_source_units,
+    year_coverage.municipalities_delivered,
+    year_coverage.municipalities_expected,
+    year_coverage.is_complete_year,
+    year_coverage.year_coverage_lv,
+    year_coverage.year_coverage_en
 from figures
 inner join population
     on figures.municipality_code = population.municipality_code and figures.year = population.year
+inner join year_coverage on figures.year = year_coverage.year
+-- a current unit made of several reporting units only once every one of them has delivered
+where figures.n_source_units >= figures.n_expected_source_units
 

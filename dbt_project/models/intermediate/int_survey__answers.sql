@@ -24,13 +24,15 @@ select
     cells.wave_year,
     respondent_keys.respondent_key,
     item_variables.item_code,
-    try_cast(code_map.harmonised_value as integer) as harmonised_value,
+    try_cast(coalesce(by_code.harmonised_value, by_label.harmonised_value) as integer) as harmonised_value,
     case
-        when cells.source_code is null then coalesce(item_variables.blank_reason, 'system_missing')
-        else code_map.missing_reason
+        when cells.source_code is null and cells.source_text is null
+            then coalesce(item_variables.blank_reason, 'system_missing')
+        else coalesce(by_code.missing_reason, by_label.missing_reason)
     end as missing_reason,
     cells.source_variable,
-    cells.source_code
+    cells.source_code,
+    cells.source_text as source_label
 from cells
 inner join item_variables
     on cells.wave_year = item_variables.wave_year
@@ -38,7 +40,11 @@ inner join item_variables
 inner join respondent_keys
     on cells.wave_year = respondent_keys.wave_year
     and cells.respondent_source_id = respondent_keys.respondent_source_id
-left join code_map
-    on cells.wave_year = code_map.wave_year
-    and cells.source_variable = code_map.source_variable
-    and cells.source_code = code_map.source_code
+left join code_map as by_code  -- a numeric code
+    on cells.wave_year = by_code.wave_year
+    and cells.source_variable = by_code.source_variable
+    and cells.source_code = by_code.source_code
+left join code_map as by_label  -- a label-coded variable: the codebook label the loader matched the text to
+    on cells.wave_year = by_label.wave_year
+    and cells.source_variable = by_label.source_variable
+    and cells.source_text = by_label.source_label

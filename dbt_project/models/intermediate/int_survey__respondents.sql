@@ -23,15 +23,19 @@ attributes as (
         attribute_variables.role,
         cells.source_code,
         cells.source_text,
-        code_map.harmonised_value
+        coalesce(by_code.harmonised_value, by_label.harmonised_value) as harmonised_value
     from cells
     inner join attribute_variables
         on cells.wave_year = attribute_variables.wave_year
         and cells.source_variable = attribute_variables.source_variable
-    left join code_map
-        on cells.wave_year = code_map.wave_year
-        and cells.source_variable = code_map.source_variable
-        and cells.source_code = code_map.source_code
+    left join code_map as by_code  -- a numeric code
+        on cells.wave_year = by_code.wave_year
+        and cells.source_variable = by_code.source_variable
+        and cells.source_code = by_code.source_code
+    left join code_map as by_label  -- a label-coded variable: the codebook label the loader matched the text to
+        on cells.wave_year = by_label.wave_year
+        and cells.source_variable = by_label.source_variable
+        and cells.source_text = by_label.source_label
 )
 
 select

@@ -17,6 +17,19 @@ municipalities as (
 
 respondent_keys as (
     select * from {{ ref('int_survey__respondent_keys') }}
+),
+
+-- a local survey (codebook coverage.municipalities) speaks for a region only where it planned every unit
+planned_regions as (
+    select
+        waves.wave_year,
+        units.region_2009_2023,
+        bool_and(list_contains(string_split(waves.planned_municipalities, ','), units.municipality_code))
+            as region_planned_whole
+    from waves
+    inner join municipalities as units on waves.boundary_set = units.boundary_set
+    where waves.coverage_plan = 'municipalities'
+    group by all
 )
 
 select
@@ -44,7 +57,11 @@ select
     cast(weights.weight as decimal(18, 12)) as weight,
     weights.weight_source,
     respondents.weight_delivered,
-    waves.has_delivered_weight
+    waves.has_delivered_weight,
+    -- which figures the respondent's wave can give (its fieldwork plan, checked by the loader): a national plan
+    -- for Latvia and every region; a local survey for its municipalities and a region it planned whole
+    waves.coverage_plan = 'national' as counts_for_latvia,
+    waves.coverage_plan = 'national' or coalesce(planned_regions.region_planned_whole, false) as counts_for_region
 from respondents
 inner join respondent_keys
     on respondents.wave_year = respondent_keys.wave_year
@@ -56,3 +73,6 @@ inner join weights
 left join municipalities
     on respondents.municipality_code_delivered = municipalities.municipality_code
     and waves.boundary_set = municipalities.boundary_set
+left join planned_regions
+    on respondents.wave_year = planned_regions.wave_year
+    and municipalities.region_2009_2023 = planned_regions.region_2009_2023

@@ -58,7 +58,8 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
     reg["region"] = reg["geo_code"]
     reg["geo_name"] = reg["geo_code"]
     reg["estimate_type"] = "direct"
-    lv = latvia.loc[reg["wave_year"]]
+    # a wave without a national figure (a local survey, codebook coverage) has no gap to Latvia
+    lv = latvia.reindex(reg["wave_year"])
     _gap(reg, "gap_latvia", lv["estimate"].to_numpy(), lv["variance"].to_numpy(),
          (reg["sum_w"].to_numpy() / lv["sum_w"].to_numpy()) * reg["variance"].to_numpy())
     for col in ("gap_region", "gap_region_estimate", "gap_region_se", "gap_region_p"):
@@ -71,8 +72,13 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
     sa = small_area[small_area["indicator_code"] == INDICATOR][
         ["wave_year", "municipality_code", "synthetic_estimate", "synthetic_mse", "fit_status", "skip_reason"]]
     waves = sorted(latvia.index)
-    frame = pd.DataFrame([(w, c, r, name) for w in waves for c, r, name, _ in current.itertuples(index=False)],
-                         columns=["wave_year", "geo_code", "region", "geo_name"])
+    # a wave with a national figure: every current municipality; a local survey (no national figure): the
+    # municipalities it has respondents in
+    local = d[(d["geo_level"] == "municipality") & ~d["wave_year"].isin(waves)][["wave_year", "geo_code"]]
+    rows = [(w, c, r, name) for w in waves for c, r, name, _ in current.itertuples(index=False)]
+    about = {c: (r, name) for c, r, name, _ in current.itertuples(index=False)}
+    rows += [(w, c, *about.get(c, (None, None))) for w, c in sorted(set(local.itertuples(index=False, name=None)))]
+    frame = pd.DataFrame(rows, columns=["wave_year", "geo_code", "region", "geo_name"])
     frame["geo_level"] = "municipality"
     mun = frame.merge(d[d["geo_level"] == "municipality"], on=CELL, how="left").merge(
         sa.rename(columns={"municipality_code": "geo_code"}), on=["wave_year", "geo_code"], how="left")

@@ -18,4 +18,9 @@ def model(dbt, session):
     _, lines = estimate_links(cells, provision, current, load_config())
     lines["wave_year"] = lines["wave_year"].astype(int)
     lines["point"] = lines["point"].astype(int)
+    # typed even when no wave could be fitted (no rows): an empty or all-null column reaches DuckDB as INTEGER
+    for column in ("indicator_code", "provision_indicator"):
+        lines[column] = lines[column].astype("string")
+    for column in ("indicator_value", "fitted", "fitted_ci_low", "fitted_ci_high"):
+        lines[column] = lines[column].astype("float64")
     return lines

@@ -23,4 +23,11 @@ def model(dbt, session):
     boundary_sets = dbt.ref("boundary_sets").df()
     current_set = boundary_sets.loc[boundary_sets["valid_to"].isna(), "boundary_set"].iloc[0]
     current = sorted(units.loc[units["boundary_set"] == current_set, "municipality_code"].unique())
-    return estimate_all(cells, provision, current, config)
+    out = estimate_all(cells, provision, current, config)
+    # typed even when every wave was skipped (a warehouse holding only a wave the model cannot fit): an
+    # all-null column reaches DuckDB as INTEGER, and its tests and marts expect text
+    for column in ("indicator_code", "municipality_code", "estimate_type", "variance_method", "covariates",
+                   "fit_status", "skip_reason"):
+        if column in out.columns:
+            out[column] = out[column].astype("string")
+    return out

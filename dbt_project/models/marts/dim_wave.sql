@@ -12,5 +12,10 @@ select
     title_en,
     source_file,
     source_file_sha256,
-    codebook_file
+    codebook_file,
+    coverage_plan,
+    planned_municipalities,
+    municipalities_with_respondents,
+    regions_with_respondents,
+    n_parts
 from {{ ref('stg_survey__waves') }}

@@ -23,7 +23,8 @@ select
     coalesce(scales.is_top2, false) and answers.harmonised_value is not null as is_top2,
     answers.missing_reason,
     answers.source_variable,
-    answers.source_code
+    answers.source_code,
+    answers.source_label
 from answers
 left join items on answers.item_code = items.item_code
 left join scales on items.scale_code = scales.scale_code and answers.harmonised_value = scales.value

@@ -12,5 +12,10 @@ select
     source_file,
     sha256 as source_file_sha256,
     codebook_file,
+    coalesce(coverage_plan, 'national') as coverage_plan,
+    planned_municipalities,
+    municipalities_with_respondents::integer as municipalities_with_respondents,
+    regions_with_respondents::integer as regions_with_respondents,
+    coalesce(n_parts, 1)::integer as n_parts,
     load_id
 from {{ source('raw', 'survey_waves') }}

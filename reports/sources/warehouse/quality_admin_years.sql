@@ -1,0 +1,1 @@
+select year, municipalities_delivered, municipalities_expected, is_complete_year, year_coverage_lv, year_coverage_en from quality_admin_years
