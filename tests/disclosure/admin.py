@@ -50,22 +50,20 @@ def attack_admin_differencing(pub: Published, truth: Truth, threshold: int) -> A
         residual = total - np.nansum(np.where(unknown, 0.0, V), axis=1)
         n_unknown = unknown.sum(axis=1)
         n_sets += int(use.sum())
-        for i in np.flatnonzero(use):
-            key = value.index[i]
-            if residual[i] < -1e-9:
-                res.failures.append(f"infeasible: {key} published members exceed the total")
-                continue
-            cells = [members[j] for j in np.flatnonzero(unknown[i])]
-            if n_unknown[i] == 1 or residual[i] <= 1e-9:
-                for c in cells:
-                    claim = residual[i] if n_unknown[i] == 1 else 0.0
-                    fnd = Finding(res.attack, key + (c,), "admin", claim)
-                    res.claims.append(fnd)
-                    if withheld.at[key, c] and claim == t.at[key, c]:
-                        res.hits.append(fnd)
-            elif residual[i] < threshold <= total[i] and any(withheld.at[key, c] for c in cells):
-                # (a total below the threshold says itself that every member is below it)
-                res.narrow.append((key, cells, f"unknowns share {residual[i]:g} persons"))
+        bad = use & (residual < -1e-9)
+        res.failures += [f"infeasible: {value.index[i]} published members exceed the total" for i in np.flatnonzero(bad)]
+        exact = use & ~bad & ((n_unknown == 1) | (residual <= 1e-9))
+        for i, j in np.argwhere(exact[:, None] & unknown):
+            claim = float(residual[i]) if n_unknown[i] == 1 else 0.0
+            fnd = Finding(res.attack, value.index[i] + (members[j],), "admin", claim)
+            res.claims.append(fnd)
+            if W[i, j] and claim == T[i, j]:
+                res.hits.append(fnd)
+        # (a total below the threshold says itself that every member is below it: not counted)
+        narrow = use & ~bad & ~exact & (residual < threshold) & (total >= threshold) & (W & unknown).any(axis=1)
+        for i in np.flatnonzero(narrow):
+            res.narrow.append((value.index[i], [members[j] for j in np.flatnonzero(unknown[i])],
+                               f"unknowns share {residual[i]:g} persons"))
     res.stats.update({"sets with a withheld count": n_sets,
                       "withheld counts": int(withheld[SEX + AGES].to_numpy().sum())})
     return res
@@ -84,13 +82,14 @@ def _ties(res: AttackResult, pub: Published, value, withheld, t, totals) -> None
                 **TIES}
     n = 0
     bad = []
+    sets_of = idx.groupby(["municipality_code", "year"])["boundary_set"].unique().to_dict()
+    present = set(totals.index)
     for r in pc.itertuples():
         for col, rows in tie_rows.items():
             figure = getattr(r, col)
             keys = [(r.municipality_code, b, int(r.year), row) for row in rows
-                    for b in idx.loc[(idx["municipality_code"] == r.municipality_code) & (idx["year"] == r.year),
-                                     "boundary_set"].unique()]
-            keys = [k for k in keys if k in totals.index]
+                    for b in sets_of.get((r.municipality_code, int(r.year)), [])]
+            keys = [k for k in keys if k in present]
             if figure is None or pd.isna(figure) or not keys:
                 continue
             true_sum = np.nansum([t.at[k, "total"] for k in keys])
