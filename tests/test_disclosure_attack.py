@@ -169,7 +169,7 @@ def test_a6_sibling_measures_succeed_on_measure_level_withholding(attack_setup, 
 def test_a7_no_table_publishes_exact_counts_or_weight_sums(attack_setup):
     pub, truth, _, _ = attack_setup
     res = simple.attack_exact_counts(pub, truth)
-    recovers_nothing(_with_check(res))
+    recovers_nothing(res)
     # the one exception decided: the whole wave's sample size (public in every survey report)
     assert res.stats["public by decision"].startswith("dim_wave.n_respondents_delivered"), res.stats
 
@@ -181,12 +181,6 @@ def test_a7_finds_exact_counts_and_weight_sums_where_published(attack_setup, wea
     flagged = {f.key[:2] for f in res.hits}
     assert {("mart_client_satisfaction", "n_unweighted"), ("mart_client_satisfaction", "sum_of_weights"),
             ("mart_indicator_estimates", "n_unweighted")} <= flagged, flagged
-
-
-def _with_check(res):
-    """A7 relies on nothing but the truth's values: its check is that it scanned every table."""
-    res.check("every published table scanned", res.stats["tables scanned"] > 0)
-    return res
 
 
 # --- A8 interval inversion to the effective n -----------------------------------------------------

@@ -144,4 +144,5 @@ def test_cheap_attacks_on_the_shipped_tables_recover_nothing(site_files, snapsho
     for res in results:
         assert not res.false_constraints() and not res.failures, res.report()
         assert not res.hits and not res.narrow, res.report()
+    assert results[2].stats["tables scanned"] == len(shipped)
     assert re.match(r"dim_wave\.n_respondents_delivered", results[2].stats["public by decision"]), results[2].stats

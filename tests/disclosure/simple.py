@@ -363,6 +363,12 @@ def attack_exact_counts(pub: Published, truth: Truth, tables: dict | None = None
                         res.claims.append(Finding(res.attack, (name, col, label), "column", matched, f"of {n}: {ex}"))
                         res.hits.append(res.claims[-1])
                     break
+    # the exception is what the decision says: the whole wave's true sample size, nothing finer
+    if "dim_wave" in tables:
+        sizes = dict(zip(truth.waves["wave_year"].astype(int), truth.waves["n_respondents"]))
+        for row in tables["dim_wave"].itertuples():
+            res.check("dim_wave.n_respondents_delivered is the wave's sample size (truth)",
+                      sizes.get(int(row.wave_year)) == row.n_respondents_delivered, (row.wave_year,))
     res.stats["tables scanned"] = len(tables)
     res.stats["public by decision"] = "; ".join(public) or "none"
     res.stats["values in flagged columns"] = sum(f.value for f in res.hits)
