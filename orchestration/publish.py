@@ -73,10 +73,13 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
             star = "*" + (f" exclude ({', '.join(chr(34) + c + chr(34) for c in left_out)})" if left_out else "")
             con.execute(f'create table main."{name}" as select {star} from "{wh}"."{schema}"."{name}"')
             counts[name] = con.execute(f'select count(*) from main."{name}"').fetchone()[0]
+            _copy_comments(con, wh, schema, name)
         con.execute(
             "create table main._snapshot_info as select ?::timestamptz as published_at, ? as run_id, ? as tables",
             [datetime.now(timezone.utc), run_id, ",".join(n for _, n in tables)],
         )
+        con.execute("comment on table main._snapshot_info is 'When this snapshot was published, by which run, "
+                    "and the tables it holds.'")
         _write_quality_tables(con, wh)
         con.execute(f'detach "{wh}"')
         con.execute("checkpoint")
@@ -84,6 +87,60 @@ def publish_snapshot(warehouse_path: Path, published_path: Path, tables: list[tu
         con.close()
     os.replace(tmp, published_path)
     return counts
+
+
+def _copy_comments(con, wh: str, schema: str, name: str) -> None:
+    """The mart's and its columns' descriptions (dbt persist_docs) as comments of the snapshot's copy,
+    so an analyst's SQL client shows them (duckdb_tables().comment, duckdb_columns().comment)."""
+    row = con.execute(
+        """select comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?
+           union all
+           select comment from duckdb_views() where database_name = ? and schema_name = ? and view_name = ?""",
+        [wh, schema, name, wh, schema, name]).fetchone()
+    if row and row[0]:
+        con.execute(f'comment on table main."{name}" is {sql_literal(row[0])}')
+    published = {c for (c,) in con.execute("select column_name from duckdb_columns() where database_name = current_database() "
+                                           "and schema_name = 'main' and table_name = ?", [name]).fetchall()}
+    for column, comment in con.execute(
+            """select column_name, comment from duckdb_columns()
+               where database_name = ? and schema_name = ? and table_name = ? and comment is not null""",
+            [wh, schema, name]).fetchall():
+        if column in published:
+            con.execute(f'comment on column main."{name}"."{column}" is {sql_literal(comment)}')
+
+
+QUALITY_COMMENTS = {
+    "quality_status": "The last result of every quality gate (Great Expectations suite) per data set and "
+                      "partition, in words: passed / failed / errored, how many expectations failed and which, and "
+                      "whether it blocks what depends on it. / Pēdējās datu kvalitātes pārbaudes.",
+    "quality_file_loads": "Every delivery attempt that was not loaded cleanly, and every attempt of the last 30 "
+                          "days: its kind, year, a short id (the first 12 hex digits of its checksum), status and "
+                          "message in words; no file name, path or delivered value. / Piegāžu ielādes.",
+}
+
+
+QUALITY_COLUMN_COMMENTS = {
+    "quality_status": {
+        "suite": "The Great Expectations suite (expectations/suites/<suite>.yml).",
+        "data_ref": "The data set it judged (a mart or a raw source).",
+        "partition_key": "The delivery year it judged, where it judged one.",
+        "status": "passed, failed or errored (the validation itself broke).",
+        "n_expectations": "Expectations in the suite.",
+        "n_failed": "Expectations that failed.",
+        "failed_expectations": "Which failed and why, in words.",
+        "blocked_downstream": "Whether this result holds back what depends on it.",
+        "validated_at": "When it was validated.",
+    },
+    "quality_file_loads": {
+        "source_kind": "survey or admin.",
+        "delivery_year": "The wave or report year of the delivery.",
+        "delivery_id": "The first 12 hex digits of the delivery's checksum (no file name).",
+        "status": "loaded, unchanged, rejected, quarantined or held.",
+        "message": "What happened, in words (no delivered value, name or path).",
+        "rows_loaded": "Rows the delivery brought (a whole wave's respondents or a workbook's rows).",
+        "loaded_at": "When it was tried.",
+    },
+}
 
 
 # What the snapshot says about the gates and the deliveries: in words, no delivered value, name or
@@ -114,8 +171,13 @@ QUALITY_TABLES = {
 def _write_quality_tables(con, wh: str) -> None:
     for name, sql in QUALITY_TABLES.items():
         con.execute(f"create or replace table main.{name} as {sql.replace('wh.audit.', chr(34) + wh + chr(34) + '.audit.')}")
+        con.execute(f"comment on table main.{name} is {sql_literal(QUALITY_COMMENTS[name])}")
+        for column, comment in QUALITY_COLUMN_COMMENTS[name].items():
+            con.execute(f"comment on column main.{name}.{column} is {sql_literal(comment)}")
     con.execute("create or replace table main._quality_info as select ?::timestamptz as refreshed_at",
                 [datetime.now(timezone.utc)])
+    con.execute("comment on table main._quality_info is 'When the quality tables were last refreshed (also after a "
+                "blocked run, whose marts stay the last good ones).'")
 
 
 def refresh_quality_status(warehouse_path: Path, published_path: Path) -> bool:

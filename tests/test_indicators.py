@@ -392,3 +392,27 @@ def test_published_model_value_of_a_municipality_does_not_depend_on_its_own_samp
     assert np.allclose(published["estimate"], published["synthetic_estimate"].round(2), atol=1e-12)
     assert np.allclose(published["ci_low"], np.floor(100 * (published["synthetic_estimate"] - half).clip(0, 1) + 1e-9) / 100)
     assert np.allclose(published["ci_high"], np.ceil(100 * (published["synthetic_estimate"] + half).clip(0, 1) - 1e-9) / 100)
+
+
+def test_every_published_pair_of_headline_estimates_has_its_change(sample_build):
+    """Each national headline estimate (share incl. "hard to say", subgroup all) that is published in a
+    wave and in the previous wave that asked the item has its change row (a bug once dropped every
+    share_incl_hard_to_say change while the other measures kept theirs)."""
+    with sample_build.snapshot() as s:
+        expected = s.execute("""
+            with e as (select indicator_code, wave_year, estimate from mart_indicator_estimates
+                       where geo_level = 'national' and subgroup_type = 'all' and measure = 'share_incl_hard_to_say'
+                         and not is_suppressed),
+                 asked as (select i.indicator_code, w.wave_year from dim_indicator i
+                           join dim_item_wave w on w.item_code = i.item_code and w.is_asked),
+                 pairs as (select indicator_code, wave_year as wave_to,
+                                  lag(wave_year) over (partition by indicator_code order by wave_year) as wave_from
+                           from asked)
+            select p.indicator_code, p.wave_from, p.wave_to from pairs p
+            join e a on a.indicator_code = p.indicator_code and a.wave_year = p.wave_from
+            join e b on b.indicator_code = p.indicator_code and b.wave_year = p.wave_to""").fetchall()
+        got = s.execute("""select indicator_code, wave_from, wave_to from mart_indicator_changes
+                           where geo_level = 'national' and subgroup_type = 'all'
+                             and measure = 'share_incl_hard_to_say'""").fetchall()
+    assert len(expected) >= 20
+    assert sorted(got) == sorted(expected)

@@ -219,3 +219,45 @@ def test_null_world_build_publishes_no_link(tmp_path, monkeypatch):
     excluding = ((per_wave["slope_ci_low_pp"] > 0) | (per_wave["slope_ci_high_pp"] < 0)).sum()
     assert len(per_wave) == 28
     assert excluding <= 4, per_wave
+
+
+def test_gaps_to_latvia_are_tested_as_documented(sample_build):
+    """mart_trust_comparisons' significance recomputed here for one wave: the headline figure (direct
+    where published and reliable, else the synthetic estimate), var(gap) = v_m + v_L - 2 w_m v_m for a
+    direct estimate (w_m its share of Latvia's weights), mse + v_L for a model value, two-sided normal
+    p-values, Benjamini-Hochberg at 5 % over the wave's municipalities."""
+    wave = 2026
+    with sample_build.warehouse() as w:
+        est = w.execute(f"""select geo_level, geo_code, estimate, published_variance as v, published_is_reliable as rel
+                            from intermediate.int_indicator_estimates
+                            where indicator_code = 'trust_top2' and subgroup_type = 'all' and wave_year = {wave}
+                              and measure = 'share_incl_hard_to_say'""").df()
+        sw = dict(w.execute(f"""select geo_code, cast(sum_w as double) from intermediate.int_indicator_cells
+                                where indicator_code = 'trust_top2' and subgroup_type = 'all'
+                                  and wave_year = {wave}""").fetchall())
+        sup = dict(w.execute(f"""select geo_code, is_suppressed from intermediate.int_indicator_cells_protected
+                                 where indicator_code = 'trust_top2' and subgroup_type = 'all'
+                                   and geo_level = 'municipality' and wave_year = {wave}""").fetchall())
+        syn = w.execute(f"""select municipality_code, synthetic_estimate, synthetic_mse from intermediate.int_trust_small_area
+                            where wave_year = {wave}""").df().set_index("municipality_code")
+        got = w.execute(f"""select geo_code, estimate_type, gap_latvia_significant from marts.mart_trust_comparisons
+                            where wave_year = {wave} and geo_level = 'municipality'""").df().set_index("geo_code")
+    lv = est[est["geo_level"] == "national"].iloc[0]
+    mun = est[est["geo_level"] == "municipality"].set_index("geo_code")
+    rows = []
+    for code in got.index:
+        direct = code in mun.index and not sup.get(code, True) and bool(mun.at[code, "rel"])
+        if direct:
+            p, v = mun.at[code, "estimate"], mun.at[code, "v"]
+            var = v + lv["v"] - 2 * (sw[code] / sw["LV"]) * v
+        else:
+            p, var = syn.at[code, "synthetic_estimate"], syn.at[code, "synthetic_mse"] + lv["v"]
+        rows.append((code, "direct" if direct else "modelled", 2 * stats.norm.sf(abs(p - lv["estimate"]) / np.sqrt(var))))
+    frame = pd.DataFrame(rows, columns=["code", "type", "p"]).set_index("code")
+    m = len(frame)
+    order = frame["p"].sort_values()
+    passing = [i + 1 for i, p in enumerate(order) if p <= (i + 1) * 0.05 / m]
+    significant = set(order.index[:max(passing)] if passing else [])
+    assert (got["estimate_type"] == frame["type"].reindex(got.index)).all()
+    assert {c for c in got.index if got.at[c, "gap_latvia_significant"]} == significant
+    assert m == 42

@@ -17,7 +17,7 @@ split as (
         successor.current_municipality_code
     from {{ ref('ref_split_allocation') }} as allocation
     inner join municipalities as successor
-        on allocation.new_atvk_code = successor.municipality_code and successor.boundary_set = 'post2021_43'
+        on allocation.new_atvk_code = successor.municipality_code and successor.boundary_set = {{ boundary_set_valid_on('2021-07-01') }}
 ),
 
 mapped as (

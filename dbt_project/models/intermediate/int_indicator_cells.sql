@@ -29,11 +29,6 @@ by_subgroup as (
     select *, 'sex', sex from by_geography where sex is not null
     union all
     select *, 'age_band', age_band from by_geography where age_band is not null
-),
-
-design as (
-    -- respondents of the wave: the primary sampling units of the (unclustered, unstratified) design
-    select wave_year, count(*) as n_design from {{ ref('int_survey__respondents_harmonised') }} group by wave_year
 )
 
 select
@@ -49,7 +44,7 @@ select
     cast(sum(is_numerator) as integer) as n_numerator,
     cast(sum(is_hard_to_say) as integer) as n_hard_to_say,
     cast(sum(is_refused) as integer) as n_refused,
-    cast(any_value(design.n_design) as integer) as n_design,
+    cast(any_value(n_design) as integer) as n_design,
     string_agg(distinct weight_source, ', ') as weight_source,
     min(w) as min_w,
     max(w) as max_w,
@@ -69,5 +64,4 @@ select
     sum(w * is_numerator) / nullif(sum(w * has_opinion), 0) as share_with_opinion,
     sum(w * is_hard_to_say) / nullif(sum(w) filter (where is_refused = 0), 0) as hard_to_say_share
 from by_subgroup
-inner join design on by_subgroup.wave_year = design.wave_year
 group by all

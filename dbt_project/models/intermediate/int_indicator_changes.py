@@ -35,8 +35,11 @@ def row_status(cells: pd.DataFrame) -> pd.DataFrame:
     for measure in MEASURES:
         s = cells[CELL].copy()
         s["measure"] = measure
-        published_measure = cells["publishes_all_measures"] if measure != "share_incl_hard_to_say" else True
-        s["is_suppressed"] = cells["is_suppressed"] | ~published_measure
+        # share_incl_hard_to_say is published by every cell that is not suppressed (a Series, not the
+        # bare True: ~True is -2, which marked every such row suppressed and left the mart without them)
+        published_measure = (cells["publishes_all_measures"].astype(bool) if measure != "share_incl_hard_to_say"
+                             else pd.Series(True, index=cells.index))
+        s["is_suppressed"] = cells["is_suppressed"].astype(bool) | ~published_measure
         rows.append(s)
     return pd.concat(rows, ignore_index=True)
 

@@ -12,7 +12,13 @@ with units_2021 as (
         population as population_at_ref_date,
         population_source as ref_date_source
     from {{ ref('int_municipalities') }}
-    where boundary_set = 'post2021_43'
+    where boundary_set = {{ boundary_set_valid_on('2021-07-01') }}
+),
+
+current_names as (
+    select municipality_code, municipality_name, region_2009_2023 as region, nuts2016_code as region_code
+    from {{ ref('int_municipalities') }}
+    where boundary_set = {{ current_boundary_set() }}
 ),
 
 ref_dates as (
@@ -24,7 +30,7 @@ annual as (
 ),
 
 years as (
-    select distinct year from {{ ref('int_admin__values_current_units') }}
+    select distinct year from {{ ref('int_admin__provision') }}
     union
     select distinct year from annual
 ),
@@ -59,8 +65,11 @@ per_unit as (
 )
 
 select
-    municipality_code,
-    year,
+    per_unit.municipality_code,
+    current_names.municipality_name,
+    current_names.region_code,
+    current_names.region,
+    per_unit.year,
     case when has_annual_average then annual_average else population_at_ref_date end as population,
     case
         when has_annual_average then 'annual_average'
@@ -74,3 +83,4 @@ select
         else ref_date_sources || ' (no annual series for this unit and year)'
     end as population_source
 from per_unit
+left join current_names on per_unit.municipality_code = current_names.municipality_code

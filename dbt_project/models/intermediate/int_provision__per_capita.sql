@@ -9,11 +9,6 @@ population as (
     select * from {{ ref('int_population__current_units') }}
 ),
 
-municipalities as (
-    select * from {{ ref('int_municipalities') }}
-    where boundary_set = {{ current_boundary_set() }}
-),
-
 figures as (
     select
         municipality_code,
@@ -31,7 +26,9 @@ figures as (
 
 select
     figures.municipality_code,
-    municipalities.municipality_name,
+    population.municipality_name,
+    population.region_code,
+    population.region,
     figures.year,
     figures.recipients_mandatory_services,
     figures.expenditure_mandatory_services_eur,
@@ -52,4 +49,4 @@ select
 from figures
 inner join population
     on figures.municipality_code = population.municipality_code and figures.year = population.year
-left join municipalities on figures.municipality_code = municipalities.municipality_code
+

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from estimation.proportions import benjamini_hochberg, two_sided_p
-from ingest.settings import current_boundary_set
 
 INDICATOR, MEASURE = "trust_top2", "share_incl_hard_to_say"
 CELL = ["wave_year", "geo_level", "geo_code"]
@@ -37,7 +36,7 @@ def _gap(out: pd.DataFrame, prefix: str, other: pd.Series, other_var: pd.Series,
 
 
 def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.DataFrame, small_area: pd.DataFrame,
-                units: pd.DataFrame, rules: dict) -> pd.DataFrame:
+                units: pd.DataFrame, rules: dict, current_set: str) -> pd.DataFrame:
     # what is published of each cell: its interval and reliability (band-based for a small cell) and the
     # variance that interval implies, so a gap's significance reveals no more than the cell's own figures
     est = estimates[(estimates["indicator_code"] == INDICATOR) & (estimates["subgroup_type"] == "all")
@@ -57,6 +56,7 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
     # regions against Latvia (published regions only)
     reg = d[(d["geo_level"] == "region") & d["published"]].copy()
     reg["region"] = reg["geo_code"]
+    reg["geo_name"] = reg["geo_code"]
     reg["estimate_type"] = "direct"
     lv = latvia.loc[reg["wave_year"]]
     _gap(reg, "gap_latvia", lv["estimate"].to_numpy(), lv["variance"].to_numpy(),
@@ -65,12 +65,14 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
         reg[col] = np.nan
 
     # municipalities: the headline figure and its gaps
-    current = units[units["boundary_set"] == current_boundary_set()][["municipality_code", "region_2009_2023"]]
+    current = units[units["boundary_set"] == current_set][
+        ["municipality_code", "region_2009_2023", "municipality_name", "nuts2016_code"]]
+    region_code = dict(zip(current["region_2009_2023"], current["nuts2016_code"]))
     sa = small_area[small_area["indicator_code"] == INDICATOR][
         ["wave_year", "municipality_code", "synthetic_estimate", "synthetic_mse", "fit_status", "skip_reason"]]
     waves = sorted(latvia.index)
-    frame = pd.DataFrame([(w, c, r) for w in waves for c, r in current.itertuples(index=False)],
-                         columns=["wave_year", "geo_code", "region"])
+    frame = pd.DataFrame([(w, c, r, name) for w in waves for c, r, name, _ in current.itertuples(index=False)],
+                         columns=["wave_year", "geo_code", "region", "geo_name"])
     frame["geo_level"] = "municipality"
     mun = frame.merge(d[d["geo_level"] == "municipality"], on=CELL, how="left").merge(
         sa.rename(columns={"municipality_code": "geo_code"}), on=["wave_year", "geo_code"], how="left")
@@ -92,6 +94,7 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
          w_rg * mun["variance"].to_numpy())
 
     out = pd.concat([reg, mun], ignore_index=True)
+    out["region_code"] = out["region"].map(region_code)
     fdr = rules["fdr_q"]
     for prefix in ("gap_latvia", "gap_region"):
         out[f"{prefix}_q"] = np.nan
@@ -102,14 +105,14 @@ def comparisons(estimates: pd.DataFrame, cells: pd.DataFrame, protected: pd.Data
         out[f"{prefix}_family_size"] = out.groupby(["wave_year", "geo_level"])[f"{prefix}_p"].transform("count").astype(int)
     out["model_fit_status"] = out.get("fit_status")
     out["model_skip_reason"] = out.get("skip_reason")
-    cols = ["wave_year", "geo_level", "geo_code", "region", "estimate_type", "estimate", "variance", "ci_low", "ci_high",
+    cols = ["wave_year", "geo_level", "geo_code", "geo_name", "region_code", "region", "estimate_type", "estimate", "variance", "ci_low", "ci_high",
             "gap_latvia_estimate", "gap_latvia", "gap_latvia_se", "gap_latvia_p", "gap_latvia_q",
             "gap_latvia_significant", "gap_latvia_family_size",
             "gap_region_estimate", "gap_region", "gap_region_se", "gap_region_p", "gap_region_q",
             "gap_region_significant", "gap_region_family_size", "model_fit_status", "model_skip_reason"]
     out = out[cols].sort_values(["wave_year", "geo_level", "geo_code"], kind="stable", ignore_index=True)
     out["wave_year"] = out["wave_year"].astype(int)
-    for c in ("model_fit_status", "model_skip_reason", "region"):
+    for c in ("model_fit_status", "model_skip_reason", "region", "region_code", "geo_name"):
         out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out
 
@@ -123,6 +126,8 @@ def model(dbt, session):
     small_area = dbt.ref("int_trust_small_area").df().sort_values(["wave_year", "municipality_code"], kind="stable",
                                                                     ignore_index=True)
     units = dbt.ref("int_municipalities").df()
+    boundary_sets = dbt.ref("boundary_sets").df()
+    current_set = boundary_sets.loc[boundary_sets["valid_to"].isna(), "boundary_set"].iloc[0]
     rule_rows = dbt.ref("disclosure_rules").df()
     rules = dict(zip(rule_rows["rule"], rule_rows["value"].astype(float)))
-    return comparisons(estimates, cells, protected, small_area, units, rules)
+    return comparisons(estimates, cells, protected, small_area, units, rules, current_set)

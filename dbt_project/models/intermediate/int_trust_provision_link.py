@@ -9,7 +9,6 @@ Benjamini-Hochberg q-values over the family of every fitted slope. Columns:
 int_trust_provision_link.yml.
 """
 from estimation.trust_link import estimate_links, load_config
-from ingest.settings import current_boundary_set
 
 
 def model(dbt, session):
@@ -21,7 +20,9 @@ def model(dbt, session):
     provision = dbt.ref("int_provision__per_capita").df().sort_values(["municipality_code", "year"], kind="stable",
                                                                        ignore_index=True)
     units = dbt.ref("int_municipalities").df()
-    current = sorted(units.loc[units["boundary_set"] == current_boundary_set(), "municipality_code"].unique())
+    boundary_sets = dbt.ref("boundary_sets").df()
+    current_set = boundary_sets.loc[boundary_sets["valid_to"].isna(), "boundary_set"].iloc[0]
+    current = sorted(units.loc[units["boundary_set"] == current_set, "municipality_code"].unique())
     links, _ = estimate_links(cells, provision, current, load_config(), with_lines=False)
     links["wave_year"] = links["wave_year"].astype("Int64")
     links["covariate_year"] = links["covariate_year"].astype("Int64")

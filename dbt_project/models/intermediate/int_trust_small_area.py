@@ -8,7 +8,6 @@ complete year of provision figures) gets fit_status = skipped and its reason, no
 partial year never stops the build. Columns: int_trust_small_area.yml.
 """
 from estimation.small_area import estimate_all, load_config
-from ingest.settings import current_boundary_set
 
 
 def model(dbt, session):
@@ -21,5 +20,7 @@ def model(dbt, session):
     provision = dbt.ref("int_provision__per_capita").df().sort_values(["municipality_code", "year"], kind="stable",
                                                                        ignore_index=True)
     units = dbt.ref("int_municipalities").df()
-    current = sorted(units.loc[units["boundary_set"] == current_boundary_set(), "municipality_code"].unique())
+    boundary_sets = dbt.ref("boundary_sets").df()
+    current_set = boundary_sets.loc[boundary_sets["valid_to"].isna(), "boundary_set"].iloc[0]
+    current = sorted(units.loc[units["boundary_set"] == current_set, "municipality_code"].unique())
     return estimate_all(cells, provision, current, config)

@@ -9,12 +9,6 @@ with c as (
     select * from {{ ref('int_trust_comparisons') }}
 ),
 
-names as (
-    select municipality_code, municipality_name
-    from {{ ref('int_municipalities') }}
-    where boundary_set = {{ current_boundary_set() }}
-),
-
 rules as (
     select
         max(case when rule = 'publish_decimals' then cast(value as integer) end) as d,
@@ -26,7 +20,8 @@ select
     cast(c.wave_year as integer) as wave_year,
     c.geo_level,
     c.geo_code,
-    case when c.geo_level = 'region' then c.geo_code else names.municipality_name end as geo_name,
+    cast(c.geo_name as varchar) as geo_name,
+    cast(c.region_code as varchar) as region_code,
     cast(c.region as varchar) as region,
     'trust_top2' as indicator_code,
     cast(c.estimate_type as varchar) as estimate_type,
@@ -50,4 +45,3 @@ select
     cast(c.model_skip_reason as varchar) as model_skip_reason
 from c
 cross join rules
-left join names on c.geo_level = 'municipality' and c.geo_code = names.municipality_code

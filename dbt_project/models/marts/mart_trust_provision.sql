@@ -32,7 +32,7 @@ labels as (
 ),
 
 units as (
-    select municipality_code, region_2009_2023 as region
+    select municipality_code, region_2009_2023 as region, nuts2016_code as region_code
     from {{ ref('int_municipalities') }}
     where boundary_set = {{ current_boundary_set() }}
 )
@@ -40,6 +40,7 @@ units as (
 select
     d.municipality_code,
     p.municipality_name,
+    units.region_code,
     units.region,
     cast(d.wave_year as integer) as wave_year,
     'trust_top2' as indicator_code,
