@@ -22,6 +22,7 @@ the unknowns from what she reads) knows less and is not kept: on the protected s
 conditional on an imperfect fit, missed the truth in 4 of 6 claims."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 
 import numpy as np
@@ -116,7 +117,10 @@ class ProtectedModel:
         sa = self.small_area.set_index("municipality_code").reindex(self.current).reset_index()
         sa["synthetic_estimate"] = np.clip(syn, 0.0, 1.0)
         sa["synthetic_mse"] = mse
-        out = self.comparisons(self.estimates, self.cells, self.protected, sa, self.units, self.rules)
+        args = [self.estimates, self.cells, self.protected, sa, self.units, self.rules]
+        if "current_set" in inspect.signature(self.comparisons).parameters:
+            args.append(current_boundary_set())
+        out = self.comparisons(*args)
         out = out[out["geo_level"] == "municipality"].set_index("geo_code").sort_index()
         return pd.DataFrame({
             "estimate": round_half_up(out["estimate"].to_numpy(dtype=float), 2),
