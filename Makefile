@@ -84,7 +84,7 @@ status: ## what is loaded and validated
 sample: ## regenerate the seeded sample deliveries
 	$(PY) -m orchestration.cli sample --force
 
-bench-run: ## time `make run` three times (README, "Timing")
+bench-run: ## time `make run` three times (figures: docs/benchmarks.md)
 	for i in 1 2 3; do /usr/bin/time -f "%e s wall, %M KB max RSS" $(PY) -m orchestration.cli run > /dev/null; done
 
 SCALES ?= 1 10 100

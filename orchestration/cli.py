@@ -222,7 +222,7 @@ def _validate(args) -> int:
 
 def _print_labels(wf, delivered_as: dict[str, str]) -> None:
     """Every distinct text label per column of the codebook, with its count: what a codebook's `labels`
-    are written from (README "Codebooks")."""
+    are written from (docs/codebooks.md)."""
     from ingest.errors import IngestError, printable
     from ingest.readers.survey_file import label_inventory
 

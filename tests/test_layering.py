@@ -1,4 +1,4 @@
-"""Model layering (README "What happens in a run"): staging reads sources, intermediate reads staging,
+"""Model layering (docs/architecture.md, "A run, layer by layer"): staging reads sources, intermediate reads staging,
 seeds and intermediate - never a mart. A mart is what analysts and the snapshot read; a model that
 builds on one would tie the intermediate layer to a published contract and to its own consumers."""
 from __future__ import annotations

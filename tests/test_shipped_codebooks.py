@@ -3,8 +3,8 @@
 For the waves 2022-2028 the sample generator encodes its answers with the inverse of the very
 codebooks the loader decodes with: a reversed scale (1 <-> 4) in a shipped wave_20xx.yml would pass
 every figure test. So each wave's questionnaire is typed here, code by code, in its own wording
-("Pilnīgi uzticos", "Grūti pateikt", "Vīrietis"), as the firms' documentation gives it (the README's
-"Survey waves": the 2022 file was delivered with 4 = "fully trust", its sex coded 1 = woman). The
+("Pilnīgi uzticos", "Grūti pateikt", "Vīrietis"), as the firms' documentation gives it (docs/deliveries.md,
+"Survey waves", and docs/codebooks.md: the 2022 file was delivered with 4 = "fully trust", its sex coded 1 = woman). The
 wording decides the harmonised value through the harmonised scale's own labels
 (dbt_project/seeds/answer_scales.csv) and the missing kinds' wording below: the code whose wording is
 "Pilnīgi uzticos" must map to the value labelled "Pilnīgi uzticos". The 2017 codebook is checked

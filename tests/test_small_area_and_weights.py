@@ -302,7 +302,7 @@ def test_benchmark_direct_estimates_are_the_warehouse_cells(sample_build):
 
 @pytest.mark.e2e
 def test_replicate_samples_model_intervals_hold_and_beat_direct(sample_build):
-    """8 replicate samples of every wave (the README's table has 100): what 8 can honestly show."""
+    """8 replicate samples of every wave (docs/small_area.md's table has 100): what 8 can honestly show."""
     rows, raw = replicate_benchmark(load_inputs(sample_build.paths.warehouse_path), 8, seed=99)
     assert {r["wave"] for r in rows} == {2022, 2024, 2025, 2026, 2027, 2028}
     fitted = raw[raw["fit_status"] == "fitted"]

@@ -453,7 +453,7 @@ class _Places:
 
 
 ROW_STATUS_HINT = ("If the survey firm excluded this row itself (a status column of its own), the codebook can say "
-                   "so: row_status (README, \"Codebooks\")")
+                   "so: row_status (docs/codebooks.md)")
 
 
 def _row_status_hint(cb: Codebook, table: _Table) -> str | None:

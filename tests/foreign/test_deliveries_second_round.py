@@ -253,7 +253,7 @@ def test_without_a_rule_the_row_is_refused_and_the_message_says_a_rule_can_be_de
     assert err.value.describe() == (
         f"file {path}, line 5 (respondent 290004), column 'vec': age outside the wave's range 18-80 (value: '17'). "
         "If the survey firm excluded this row itself (a status column of its own), the codebook can say so: "
-        "row_status (README, \"Codebooks\")")
+        "row_status (docs/codebooks.md)")
     assert counts(con) == before
 
 

@@ -1,7 +1,7 @@
 """End to end (issue 22, "Done when" 1 and 3): a wave another firm delivered as an Excel sheet of
 Latvian text labels, weights typed as text with a decimal comma, and two interviews the firm excluded
 itself in its status column (one of them a 17-year-old), loaded with `make load` and the codebook
-written from the README ("Codebooks": the block between its markers, used as it stands). On a copy of
+written from docs/codebooks.md (the block between its markers, used as it stands). On a copy of
 the built sample, with the figures computed here from the rows made here; the exclusions counted on
 the data-quality page (its own query, run on the published snapshot). Before it, the three refusals
 the issue met, each naming the file as it was given, never a staging copy."""
@@ -31,8 +31,8 @@ EXCLUDED = (16, 301)  # sheet rows' indexes: a 17-year-old, and an interview the
 
 
 def readme_codebook() -> str:
-    """The label-coded codebook exactly as the README shows it."""
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    """The label-coded codebook exactly as docs/codebooks.md shows it."""
+    text = (REPO_ROOT / "docs" / "codebooks.md").read_text(encoding="utf-8")
     block = re.search(r"<!-- label-coded codebook: begin -->\n```yaml\n(.*?)```\n<!-- label-coded codebook: end -->",
                       text, re.S)
     return block.group(1)
@@ -188,7 +188,7 @@ def test_a_row_the_firm_excluded_without_a_rule_names_the_file_and_says_a_rule_c
     assert rc == 1
     expected = (f"file {incoming / 'monitorings_2029_aptauja.xlsx'}, row 18 (respondent R-0017), column 'Vecums': age "
                 "outside the wave's range 18-80 (value: 17). If the survey firm excluded this row itself (a status "
-                "column of its own), the codebook can say so: row_status (README, \"Codebooks\")")
+                "column of its own), the codebook can say so: row_status (docs/codebooks.md)")
     assert f"  REJECTED: {expected}" in out.splitlines()
     assert "load-" not in out
     with duckdb.connect(str(paths.warehouse_path), read_only=True) as con:

@@ -205,7 +205,7 @@ def test_spss_code_not_in_codebook_is_shown_as_written(con, tmp_path):
     err = rejected(con, path, cb)
     assert err.describe() == (f"file {path}, row 7 (respondent R0007), column 'DZIMUMS': code not in codebook "
                               "wave_2029.yml (value: 5). If the survey firm excluded this row itself (a status column "
-                              "of its own), the codebook can say so: row_status (README, \"Codebooks\")")
+                              "of its own), the codebook can say so: row_status (docs/codebooks.md)")
 
 
 # --- 4. encodings and the shape of the CSV -------------------------------------------------------------------------

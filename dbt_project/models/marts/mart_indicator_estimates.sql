@@ -1,5 +1,5 @@
 -- Publishable indicator estimates: one row per indicator x wave x geography x subgroup x measure.
--- What is published and why: README "Indicators, estimation and disclosure control".
+-- What is published and why: docs/methodology.md, section 8.
 --   * shares and Korn-Graubard interval ends rounded to whole percentage points (interval ends
 --     outwards), never exact; no effective n, design effect or variance; a small cell's interval is
 --     the band-based one (int_indicator_estimates.published_*), which its published figures alone
