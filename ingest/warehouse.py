@@ -25,9 +25,9 @@ from ingest.faults import checkpoint
 from ingest.file_patterns import matching_files
 from ingest.intake import Taken, entry_identity, not_a_file, sha256_file, take, unsafe_entries
 from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
-from ingest.readers.survey_file import read_survey_file
 from ingest.municipalities import known_municipality_codes, resolve_codes  # noqa: F401 (re-exported)
 from ingest.settings import read_seed
+from ingest.survey.load import load_wave
 
 
 DDL = """
@@ -392,13 +392,16 @@ def load_survey_wave(con, path: Path | list[Path], cb: Codebook, *, run_id: str 
             if t.size == 0:
                 raise IngestError(d, "the file is empty")
         cb_read = load_codebook(taken[n_data].local, shown_as=as_delivered(cb.path))
-        in_parts = bool(cb_read.delivery.get("parts"))  # a wave in parts: its size is the union's
-        parts = [read_survey_file(t.local, cb_read, code_lists=[x.local for x in taken[n_data + 1:]],
-                                  clock=(t.delivered, t.sha256), part=in_parts) for t in data]
-        delivery = _union(parts, [d for d in delivered], cb_read) if in_parts else parts[0]
-        coverage = check_coverage(delivery, cb_read, shown_wave)  # a part alone is incomplete before it is small
-        if in_parts:
-            _check_union_size(delivery, delivered, cb_read)
+
+        def audit(load_id: str, stored) -> None:
+            _audit(con, load_id, "survey", key, shown_wave, data_sha, len(stored.cells), "loaded", archived=archived,
+                   size=data_size, **ids)
+            audit_notes.record(con, load_id, "survey", key, names_shown, stored.aliases_applied,
+                               stored.ignored_columns, stored.excluded)
+
+        delivery, coverage = load_wave(con, [(t.local, t.delivered, t.sha256) for t in data], cb_read,
+                                       code_lists=[x.local for x in taken[n_data + 1:]], delivered=delivered,
+                                       shown=shown_wave, source_file=names_shown, sha256=data_sha, audit=audit)
     except Quarantine as exc:
         exc.relocated(names)
         return {"wave": cb.wave, **quarantine_unread(con, "survey", key, exc, retry=retry, taken=data[0],
@@ -408,162 +411,9 @@ def load_survey_wave(con, path: Path | list[Path], cb: Codebook, *, run_id: str 
         exc.relocated(names)
         _reject(con, "survey", key, shown_wave, exc, archived, sha=data_sha, size=data_size, **ids)
         raise
-    checkpoint("survey:parsed")
-    cb = cb_read
-    load_id = str(uuid.uuid4())
-    cells = delivery.cells.assign(wave=cb.wave, load_id=load_id)
-    variables = delivery.variables.assign(wave=cb.wave, load_id=load_id)
-    value_labels = delivery.value_labels.assign(wave=cb.wave, load_id=load_id)
-    cb_vars = pd.DataFrame(cb.variable_rows(), columns=["wave", "source_variable", "role", "item_code",
-                                                         "blank_reason", "label_lv", "label_en", "scale_code"])
-    cb_vals = pd.DataFrame(cb.value_rows(), columns=["wave", "source_variable", "source_code", "source_label",
-                                                     "harmonised_value", "missing_reason"])
-    cb_vals["source_code"] = cb_vals["source_code"].astype("float64")
-    cb_vals["source_label"] = cb_vals["source_label"].astype(object)
-    wave_row = pd.DataFrame([{
-        "wave": cb.wave, "load_id": load_id, "source_file": names_shown, "sha256": data_sha, "scope": cb.scope,
-        "delivery_format": cb.delivery_format, "boundary_set": cb.boundary_set, "age_min": cb.age_range[0],
-        "age_max": cb.age_range[1], "n_respondents": delivery.n_respondents, "has_weight": cb.weight is not None,
-        "title_lv": cb.title_lv, "title_en": cb.title_en, "codebook_file": cb.path.name,
-        "coverage_plan": coverage["plan"], "planned_municipalities": coverage["planned"],
-        "municipalities_with_respondents": coverage["municipalities"], "regions_with_respondents": coverage["regions"],
-        "n_parts": n_data,
-    }])
-    con.execute("begin transaction")
-    try:
-        for table, frame in (
-            ("survey_waves", wave_row), ("survey_cells", cells), ("survey_variables", variables),
-            ("survey_value_labels", value_labels), ("codebook_variables", cb_vars), ("codebook_values", cb_vals),
-        ):
-            con.execute(f"delete from raw.{table} where wave = ?", [cb.wave])
-            con.register("_frame", frame)
-            cols = [r[0] for r in con.execute(f"describe raw.{table}").fetchall()]
-            con.execute(f"insert into raw.{table} ({', '.join(cols)}) select {', '.join(cols)} from _frame")
-            con.unregister("_frame")
-        _audit(con, load_id, "survey", key, shown_wave, data_sha, len(cells), "loaded", archived=archived,
-               size=data_size, **ids)
-        audit_notes.record(con, load_id, "survey", key, names_shown, delivery.aliases_applied,
-                           delivery.ignored_columns, delivery.excluded)
-        checkpoint("survey:in-transaction")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return {"wave": cb.wave, "file": names_shown, "status": "loaded", "rows": len(cells),
+    return {"wave": cb.wave, "file": names_shown, "status": "loaded", "rows": len(delivery.cells),
             "respondents": delivery.n_respondents, "notes": delivery.notes(), "coverage": coverage["notes"],
             "taken": copies}
-
-
-def _union(parts: list, delivered: list[Path], cb: Codebook):
-    """One wave from its parts: respondent ids unique across them (a clash names both files), rows
-    numbered on through the parts, the size checked on the union (expected_respondents)."""
-    from ingest.errors import shown as shown_value
-    from ingest.readers.survey_file import SurveyDelivery
-
-    first_of: dict[str, tuple[int, int]] = {}
-    for k, part in enumerate(parts):
-        ids = part.cells.drop_duplicates("row_number")[["row_number", "respondent_source_id"]]
-        for row_number, rid in zip(ids["row_number"], ids["respondent_source_id"]):
-            if rid in first_of:
-                j, place = first_of[rid]
-                word = {"csv": "line", "excel": "row", "spss": "row"}[cb.delivery_format]
-                here = int(part.file_rows[row_number - 1])
-                raise IngestError(delivered[k], f"respondent id {shown_value(rid).strip(chr(39))} is also in "
-                                  f"{printable(delivered[j])} ({word} {place}): respondent ids must be unique across "
-                                  "the parts of a wave (codebook delivery.parts)", row=here, row_word=word,
-                                  column=cb.respondent_id, value=rid)
-            first_of[rid] = (k, int(part.file_rows[row_number - 1]))
-    n = sum(p.n_respondents for p in parts)
-    offset, cells = 0, []
-    for p in parts:
-        cells.append(p.cells.assign(row_number=p.cells["row_number"] + offset))
-        offset += p.n_respondents
-    labels = pd.concat([p.value_labels for p in parts], ignore_index=True).drop_duplicates(["variable", "code"])
-    out = SurveyDelivery(delivered[0], cb.wave, n, pd.concat(cells, ignore_index=True), parts[0].variables, labels)
-    out.ignored_columns = [dict(c, column=c["column"]) for p in parts for c in p.ignored_columns]
-    out.ignored_columns = list({(c["column"], c["position"]): c for c in out.ignored_columns}.values())
-    out.aliases_applied = _merge_aliases([a for p in parts for a in p.aliases_applied])
-    out.excluded = [dict(e, file=d.name) for p, d in zip(parts, delivered) for e in p.excluded]
-    out.municipalities = pd.concat([p.municipalities for p in parts], ignore_index=True)
-    return out
-
-
-def _check_union_size(delivery, delivered: list[Path], cb: Codebook) -> None:
-    """A wave in parts: the union against expected_respondents (each part alone may be small)."""
-    n = delivery.n_respondents
-    lo, hi = cb.expected_respondents
-    if not lo <= n <= hi:
-        names = ", ".join(printable(d.name) for d in delivered)
-        raise IngestError(delivered[0], f"the wave's {len(delivered)} part{'s' if len(delivered) > 1 else ''} ({names}) "
-                          f"have {n} respondents together, {'fewer' if n < lo else 'more'} than the "
-                          f"{lo if n < lo else hi} expected for wave {cb.wave} (expected_respondents in codebook "
-                          f"{cb.path.name} or ingest/config/survey_delivery.yml)")
-
-
-def _merge_aliases(aliases: list[dict]) -> list[dict]:
-    merged: dict[tuple, dict] = {}
-    for a in aliases:
-        k = (a["variable"], a["delivered_code"], a["applied_code"])
-        if k in merged:
-            merged[k] = dict(merged[k], rows=merged[k]["rows"] + a["rows"])
-        else:
-            merged[k] = dict(a)
-    return list(merged.values())
-
-
-def check_coverage(delivery, cb: Codebook, shown) -> dict:
-    """Where the wave has respondents, against its fieldwork plan: every region of its boundary set (a
-    national plan, the default), or the municipalities the codebook's coverage names. A region (or
-    planned municipality) without respondents: the wave is incomplete (a part not delivered yet) and is
-    held (errors.Incomplete), never published as national. A respondent outside a municipal plan is an
-    error. Returns what the raw wave row and the load's notes say."""
-    from ingest.errors import Incomplete
-    from ingest.municipalities import municipality_name, regions
-
-    region_of = regions(cb.boundary_set)
-    have = sorted(set(delivery.municipalities.dropna()))
-    have_regions = sorted({region_of[c] for c in have if c in region_of})
-    all_regions = sorted(set(region_of.values()))
-    n_units = len(region_of)
-    notes = []
-    if cb.planned_municipalities is None:
-        missing = [r for r in all_regions if r not in have_regions]
-        if missing:
-            raise Incomplete(shown if not isinstance(shown, list) else shown[0],
-                             f"incomplete wave {cb.wave}: no respondents in {len(missing)} of the {len(all_regions)} "
-                             f"regions ({', '.join(missing)}); its fieldwork plan is national (codebook {cb.path.name} "
-                             "has no coverage.municipalities). Held: nothing of it is loaded or published. A wave "
-                             "delivered in parts (delivery.parts) loads when its missing part comes; a local survey "
-                             "says so with coverage.municipalities")
-        plan, planned = "national", None
-        notes.append(f"coverage: respondents in {len(have_regions)} of {len(all_regions)} regions and {len(have)} of "
-                     f"{n_units} municipalities ({cb.boundary_set})")
-    else:
-        planned_set = set(cb.planned_municipalities)
-        unknown = sorted(planned_set - set(region_of))
-        if unknown:
-            raise IngestError(cb.path, f"coverage.municipalities names codes that are not units of {cb.boundary_set}",
-                              column="coverage.municipalities", row_word="line", column_word="key", value=unknown)
-        outside = [c for c in have if c not in planned_set]
-        if outside:
-            rows = int(delivery.municipalities.isin(outside).sum())
-            raise IngestError(shown if not isinstance(shown, list) else shown[0],
-                              f"{rows} respondent(s) in municipalities outside the wave's fieldwork plan "
-                              f"(coverage.municipalities of codebook {cb.path.name})", value=outside)
-        missing = sorted(planned_set - set(have))
-        if missing:
-            raise Incomplete(shown if not isinstance(shown, list) else shown[0],
-                             f"incomplete wave {cb.wave}: no respondents in {len(missing)} of the {len(planned_set)} "
-                             "municipalities of its fieldwork plan ("
-                             + ", ".join(f"{municipality_name(cb.boundary_set, c)} {c}" for c in missing)
-                             + f"; coverage.municipalities of codebook {cb.path.name}). Held: nothing of it is loaded "
-                             "or published")
-        plan, planned = "municipalities", ",".join(sorted(planned_set))
-        notes.append(f"coverage: a local survey of {len(planned_set)} municipalit{'y' if len(planned_set) == 1 else 'ies'} "
-                     "(coverage.municipalities): published for them only, never as national or for a region it "
-                     "does not cover whole")
-    return {"plan": plan, "planned": planned, "municipalities": len(have), "regions": len(have_regions),
-            "notes": notes}
 
 
 class _AuditState:

@@ -224,7 +224,7 @@ def _print_labels(wf, delivered_as: dict[str, str]) -> None:
     """Every distinct text label per column of the codebook, with its count: what a codebook's `labels`
     are written from (docs/codebooks.md)."""
     from ingest.errors import IngestError, printable
-    from ingest.readers.survey_file import label_inventory
+    from ingest.survey.apply_codebook import label_inventory
 
     for path in wf.data_files:
         try:

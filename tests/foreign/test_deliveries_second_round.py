@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from ingest.codebook import load_codebook
 from ingest.errors import IngestError
 from ingest.numbers import NumberFormat, parse_number
-from ingest.readers.survey_file import label_inventory
+from ingest.survey.apply_codebook import label_inventory
 from ingest.warehouse import AdminItem, load_admin_extract, load_admin_extracts, load_survey_wave
 from tests.foreign.builder import LM_HEADER, codebook_yaml, csv_bytes, write_bytes, write_sav
 from tests.foreign.test_admin_workbooks import dac_rows, kekava, services_rows

@@ -277,7 +277,7 @@ def test_values_that_pass_as_numbers_but_are_impossible(con, tmp_path, column, b
 
 
 def test_a_two_million_line_csv_is_refused_before_it_is_parsed(con, tmp_path, monkeypatch):
-    import ingest.readers.survey_file as reader
+    import ingest.survey.read as reader
 
     def must_not_parse(*a, **k):
         raise AssertionError("the file was decoded or parsed before its size was checked")
