@@ -31,6 +31,7 @@ from ingest.labels import label_key, normalise_label
 from ingest.limits import check_csv, check_spss, check_workbook, limit
 from ingest.municipalities import normalise_code, resolve_codes
 from ingest.numbers import NumberFormat, parse_number, parse_numbers
+from ingest.readers.xlsx_inspect import inspect_xlsx, sheet_parts
 from ingest.settings import today
 
 EMPTY_TRAILING = "empty column after the last one (a trailing '{sep}'?)"
@@ -233,8 +234,6 @@ def _from_spss(path: Path, cb: Codebook) -> _Table:
 
 def _xlsx_checks(path: Path, sheet: str, first_data_row: int | None = None) -> None:
     """Formulas without a saved value and merged cells make a survey sheet unreadable."""
-    from ingest.readers.xlsx_inspect import inspect_xlsx
-
     try:
         facts = inspect_xlsx(path).get(sheet)
     except Exception:
@@ -257,8 +256,6 @@ def _sheet_rows(path: Path, cb: Codebook) -> dict[str, int]:
     """Every sheet's last row holding a cell, by sheet name, checked against the limits first: the
     rows a wave sheet may have follow from its codebook (expected_respondents max + survey_sheet
     extra_rows); columns and cells from limits.yml (a stray cell at XFD1000100 is refused here)."""
-    from ingest.readers.xlsx_inspect import sheet_parts
-
     bound = cb.expected_respondents[1] + limit("survey_sheet", "extra_rows")
     ranges = check_workbook(path, rows=(bound, f"expected_respondents max of codebook {cb.path.name} + "
                                                "survey_sheet.extra_rows"))
