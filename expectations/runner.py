@@ -25,19 +25,20 @@ import yaml
 
 from expectations.data_docs_offline import make_offline
 from expectations.frames import Frame
+from ingest.settings import SUITES_DIR  # noqa: F401 (the shipped suites; a run passes Settings.suites_dir)
+from ingest.warehouse import DDL  # the audit.validation_* tables are part of the warehouse schema
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-# The suites (thresholds are data). TRUST_SUITES_DIR points elsewhere, e.g. the benchmark's copy
-# with bounds widened for its scaled samples.
-SUITES_DIR = Path(os.environ.get("TRUST_SUITES_DIR") or Path(__file__).resolve().parent / "suites")
-
-from ingest.warehouse import DDL  # noqa: E402  the audit.validation_* tables are part of the warehouse schema
+def _no_gx_analytics() -> None:
+    """GX sends usage statistics unless told not to: told before it is imported (never at import of this module)."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 
 def import_gx_in_background() -> threading.Thread:
     """Importing Great Expectations takes seconds; start it while something else (dbt, in its own
     process) keeps the other core busy. The gate's own import then finds it done."""
+    _no_gx_analytics()
+
     def _import():
         try:
             import great_expectations  # noqa: F401
@@ -242,8 +243,9 @@ def validate_all(jobs: list[tuple[str, Frame]], suites_dir: Path = SUITES_DIR,
                  docs_root: Path | None = None) -> list[ValidationOutcome]:
     """Validate every (suite, frame) in one GX context. With `docs_root`, the results are kept in
     GX's store there and its Data Docs are rendered once at the end; without, in memory only."""
+    _no_gx_analytics()
     try:
-        import great_expectations as gx
+        import great_expectations as gx  # lazy: GX takes seconds to import; only a gate needs it
         import great_expectations.expectations as gxe
 
         context = _context(gx, Path(docs_root) if docs_root else None)

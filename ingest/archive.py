@@ -11,11 +11,12 @@ workbook); entries that are not regular files (links, pipes, devices) are never 
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ingest.intake import ArchiveError  # noqa: F401 (re-exported)
+from ingest.settings import Settings
 
 
-def archive_root(warehouse_path: Path) -> Path:
-    return Path(os.environ.get("TRUST_ARCHIVE_DIR") or Path(warehouse_path).parent / "archive")
+def archive_root(warehouse_path: Path, settings: Settings | None = None) -> Path:
+    """TRUST_ARCHIVE_DIR, else `archive/` beside the warehouse (settings: default, the environment's)."""
+    return (settings or Settings.from_env()).archive_dir or Path(warehouse_path).parent / "archive"

@@ -20,7 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ingest.errors import IngestError
 from ingest.file_patterns import pattern_problem
+from ingest.intake import entry_problem, not_a_file
 from ingest.labels import label_key, normalise_label
+from ingest.limits import limit
+from ingest.municipalities import normalise_code
+from ingest.numbers import NumberFormat, parse_number
+from ingest.safe_yaml import compose_bounded, read_bounded_text
 from ingest.settings import CONFIG_DIR, codebook_dir, read_seed
 
 MISSING_REASONS = ("hard_to_say", "refused", "not_applicable", "not_asked")
@@ -350,8 +355,6 @@ def _target(path: Path, key: str, target, line, what: str = "a code") -> tuple[s
 
 
 def _parse_codes(path: Path, key: str, raw, line) -> dict[float, tuple[str | None, str | None]]:
-    from ingest.numbers import NumberFormat, parse_number
-
     if not isinstance(raw, dict) or not raw:
         raise _fail(path, "'codes' must be a non-empty mapping of source code to value", key, raw, line)
     codes = {}
@@ -418,9 +421,6 @@ def load_codebook(path: str | Path, shown_as: str | Path | None = None) -> Codeb
     ingest/config/limits.yml (size, depth, nodes; no aliases) is refused unread (OverLimit)."""
     path = Path(path)
     shown = Path(shown_as) if shown_as is not None else path
-    from ingest.safe_yaml import compose_bounded, read_bounded_text
-    from ingest.limits import limit
-
     try:
         text = read_bounded_text(path, limit("codebook", "max_bytes"))
     except FileNotFoundError:
@@ -432,7 +432,8 @@ def load_codebook(path: str | Path, shown_as: str | Path | None = None) -> Codeb
     except IngestError as exc:
         raise exc.relocated({str(path): str(shown)}) from None
     try:
-        doc, node = compose_bounded(text, shown)
+        doc, node = compose_bounded(text, shown, max_depth=limit("codebook", "max_depth"),
+                                    max_nodes=limit("codebook", "max_nodes"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise _fail(shown, f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
@@ -506,8 +507,6 @@ def load_codebook(path: str | Path, shown_as: str | Path | None = None) -> Codeb
     row_rule = _row_rule(path, spec.row_status, lines, spec_ignore) if spec.row_status is not None else None
     planned = None
     if spec.coverage is not None and spec.coverage.municipalities is not None:
-        from ingest.municipalities import normalise_code
-
         planned = tuple(sorted({normalise_code(str(m)) for m in spec.coverage.municipalities}))
         if not planned:
             raise fail("coverage.municipalities names the municipalities the fieldwork covered", "coverage")
@@ -547,8 +546,6 @@ def codebook_for_wave(wave: int, directory: Path | None = None) -> Codebook:
 def codebook_for_delivery(wave_dir: Path) -> Codebook:
     """The codebook for a delivered wave folder ``survey/<wave>/``: one delivered with the file
     (``wave_<year>.yml`` in the folder) or else the versioned one in the codebook directory."""
-    from ingest.intake import entry_problem, not_a_file
-
     wave_dir = Path(wave_dir)
     delivered = wave_dir / f"wave_{wave_dir.name}.yml"
     problem = entry_problem(delivered)

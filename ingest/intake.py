@@ -23,9 +23,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.checksums import sha256_file  # noqa: F401 (re-exported)
 from ingest.errors import IngestError, NotAFile, OverLimit
 from ingest.faults import checkpoint
 from ingest.limits import check_file_size, limit
+from ingest.staging import process_alive
 
 CHUNK = 1 << 20
 IN_MEMORY = 64 << 20  # a file up to this size is read into memory once; a bigger one is streamed to disk
@@ -190,14 +192,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def take(path: Path, into: Path, *, follow: bool = False) -> Taken:
     """Read `path` once into ``<into>/<sha256>/<name>`` (see the module's text) and return what was
     taken. Raises NotAFile for anything but a regular file of its own (`follow`: a link given on the
@@ -294,8 +288,6 @@ def _write_all(fd: int, data: bytes) -> None:
 def clear_stale_parts(root: Path) -> list[Path]:
     """What a killed take left in the archive (`.take-<pid>-*.part` of a process that is gone, and a
     checksum folder it made but never filled): removed, so the archive holds only complete copies."""
-    from ingest.staging import process_alive
-
     root = Path(root)
     removed = []
     if not root.is_dir():

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.parsers import expat
 
-from ingest.errors import OverLimit, printable
+from ingest.errors import IngestError, OverLimit, printable
+from ingest.readers.xlsx_inspect import _sheet_paths
+from ingest.safe_yaml import load_trusted_yaml
 from ingest.settings import CONFIG_DIR
 
 LIMITS_FILE = CONFIG_DIR / "limits.yml"
@@ -36,8 +38,6 @@ CHUNK = 1 << 20
 @functools.lru_cache(maxsize=1)
 def limits() -> dict:
     """The limits (our own versioned file, read with the same bounded YAML loader as codebooks)."""
-    from ingest.safe_yaml import load_trusted_yaml
-
     return load_trusted_yaml(LIMITS_FILE)
 
 
@@ -161,8 +161,6 @@ def _scan_sheet(stream, part: str, bound: int, rows: tuple[int | None, str],
 def _sheet_name(z: zipfile.ZipFile, part: str) -> str:
     """'sheet <name>' for a sheet part, from the workbook's own list (its part name if that fails)."""
     try:
-        from ingest.readers.xlsx_inspect import _sheet_paths
-
         names = {p: n for n, p in _sheet_paths(z).items()}
         return f"sheet {printable(names[part])!r}"
     except Exception:
@@ -217,8 +215,6 @@ def check_workbook(path, *, rows: tuple[int | None, str] = (None, ""),
                 ranges[info.filename] = SheetRange(info.filename, 0, 0)  # not well-formed: the reader says so
                 continue
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-                from ingest.errors import IngestError
-
                 raise IngestError(path, f"cannot be read as an .xlsx workbook: {exc}") from None
             if read > part_bound:
                 raise _over(path, f"part {printable(info.filename)!r} inflated, in bytes (more than its zip entry "

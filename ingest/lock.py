@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ingest.settings import Settings
+
 _held: dict[str, list] = {}  # lock path -> [fd, depth]
 
 
@@ -45,7 +47,7 @@ def warehouse_lock(warehouse_path: Path, purpose: str = "load", timeout: float |
         finally:
             _held[key][1] -= 1
         return
-    timeout = float(os.environ.get("TRUST_LOCK_TIMEOUT", "900")) if timeout is None else timeout
+    timeout = Settings.from_env().lock_timeout if timeout is None else timeout
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout

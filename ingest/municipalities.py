@@ -191,3 +191,11 @@ def resolve_codes(codes, boundary_set: str, period: tuple[datetime.date, datetim
         else:
             unknown[code] = f"municipality code unknown in boundary set {boundary_set}"
     return Resolution(mapping, applied, unknown)
+
+
+def boundary_set_of_report_year(year: int) -> str:
+    """Which units report for a year (seed reference/boundary_sets.csv)."""
+    for r in read_seed("reference/boundary_sets"):
+        if int(r["first_report_year"]) <= year and (not r["last_report_year"] or year <= int(r["last_report_year"])):
+            return r["boundary_set"]
+    raise ValueError(f"no boundary set for report year {year}")

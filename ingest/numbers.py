@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ingest.safe_yaml import load_trusted_yaml
 from ingest.settings import CONFIG_DIR
 
 NUMBERS_FILE = CONFIG_DIR / "numbers.yml"
@@ -46,8 +47,6 @@ MARKS = (".", ",")
 
 @functools.lru_cache(maxsize=1)
 def _config() -> dict:
-    from ingest.safe_yaml import load_trusted_yaml
-
     return load_trusted_yaml(NUMBERS_FILE)
 
 

@@ -12,25 +12,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from ingest.checksums import sha256_of
+from ingest.settings import SAMPLE_MANIFEST, Settings  # noqa: F401 (SAMPLE_MANIFEST re-exported)
+
 SAMPLE_SALT = "trust-warehouse-sample"
-SAMPLE_MANIFEST = ".sample-manifest.json"  # in the landing folder, written by the sample generator
 
 
-def salt() -> str:
-    path = os.environ.get("TRUST_PSEUDONYM_SALT_FILE")
+def salt(settings: Settings | None = None) -> str:
+    """The salt: the file TRUST_PSEUDONYM_SALT_FILE names, else TRUST_PSEUDONYM_SALT, else the sample's.
+    Without `settings` (dbt's Python model, in dbt's own process) they are read from the environment."""
+    settings = settings or Settings.from_env()
+    path = settings.pseudonym_salt_file
     if path:
         text = Path(path).read_text(encoding="utf-8").strip()
         if not text:
             raise ValueError(f"TRUST_PSEUDONYM_SALT_FILE {path} is empty")
         return text
-    return os.environ.get("TRUST_PSEUDONYM_SALT") or SAMPLE_SALT
+    return settings.pseudonym_salt or SAMPLE_SALT
 
 
-def uses_sample_salt() -> bool:
-    return salt() == SAMPLE_SALT
+def uses_sample_salt(settings: Settings | None = None) -> bool:
+    return salt(settings) == SAMPLE_SALT
 
 
 def respondent_key(wave: int, source_id: str, key_salt: str) -> str:
@@ -40,8 +44,6 @@ def respondent_key(wave: int, source_id: str, key_salt: str) -> str:
 def write_sample_manifest(landing_dir: Path, last_year: int | None = None) -> Path:
     """List the checksums of the generated sample's files: the only deliveries the sample salt may
     load, and the only ones checked against the sample's own clock (its last year, ingest/settings.today)."""
-    from ingest.warehouse import sha256_of
-
     landing_dir = Path(landing_dir)
     shas = sorted(sha256_of(p) for p in landing_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     target = landing_dir / SAMPLE_MANIFEST
@@ -62,12 +64,10 @@ SAMPLE_SALT_WARNING = ("pseudonyms use the built-in SAMPLE salt: fine for the bu
                        "before loading real data, then rebuild with `make run`")
 
 
-def check_deliveries_allowed(files: list[Path], landing_dir: Path) -> list[Path]:
+def check_deliveries_allowed(files: list[Path], landing_dir: Path, settings: Settings | None = None) -> list[Path]:
     """With the sample salt, only files of the generated sample may be loaded: the others are returned
     (the caller refuses to run). With a real salt, every file is allowed."""
-    if not uses_sample_salt():
+    if not uses_sample_salt(settings):
         return []
-    from ingest.warehouse import sha256_of
-
     allowed = sample_checksums(landing_dir)
     return [p for p in files if sha256_of(p) not in allowed]

@@ -72,12 +72,6 @@ class BoundedLoader(yaml.SafeLoader):
         return node
 
 
-def _bounds() -> dict:
-    from ingest.limits import limits
-
-    return limits()["codebook"]
-
-
 def read_bounded_text(path: Path, max_bytes: int) -> str:
     """A delivered text file, refused without being read if it is bigger than `max_bytes`."""
     path = Path(path)
@@ -89,12 +83,12 @@ def read_bounded_text(path: Path, max_bytes: int) -> str:
     return data.decode("utf-8")  # UnicodeDecodeError: the caller says "a codebook must be UTF-8 text"
 
 
-def compose_bounded(text: str, path: Path, *, max_depth: int | None = None, max_nodes: int | None = None):
-    """(document, node tree) of one YAML document, or OverLimit naming the line and the limit."""
-    bounds = None if max_depth and max_nodes else _bounds()
+def compose_bounded(text: str, path: Path, *, max_depth: int, max_nodes: int):
+    """(document, node tree) of one YAML document, or OverLimit naming the line and the limit. The
+    bounds are the caller's (a codebook: ingest/config/limits.yml `codebook`, read by ingest/limits.py)."""
     loader = BoundedLoader(text)
-    loader.max_depth = max_depth or bounds["max_depth"]
-    loader.max_nodes = max_nodes or bounds["max_nodes"]
+    loader.max_depth = max_depth
+    loader.max_nodes = max_nodes
     try:
         node = loader.get_single_node()
         doc = loader.construct_document(node) if node is not None else None

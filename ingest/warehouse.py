@@ -19,13 +19,17 @@ import pandas as pd
 
 from ingest import audit_notes
 from ingest.archive import archive_root
-from ingest.codebook import Codebook, load_codebook
-from ingest.errors import IngestError, Quarantine, printable, public_text
+from ingest.checksums import sha256_of  # noqa: F401 (re-exported: the loader's and the sensor's name)
+from ingest.codebook import Codebook, codebook_for_delivery, load_codebook
+from ingest.errors import Incomplete, IngestError, Quarantine, printable, public_text
+from ingest.errors import shown as shown_value
 from ingest.faults import checkpoint
 from ingest.file_patterns import matching_files
 from ingest.intake import Taken, entry_identity, not_a_file, sha256_file, take, unsafe_entries
-from ingest.readers.admin_table import AdminExtract, load_layout, read_admin_table
+from ingest.landing import year_entries
+from ingest.municipalities import boundary_set_of_report_year  # noqa: F401 (re-exported)
 from ingest.municipalities import known_municipality_codes, resolve_codes  # noqa: F401 (re-exported)
+from ingest.readers.admin_table import AdminExtract, load_layout, parse_number, read_admin_table
 from ingest.settings import read_seed
 from ingest.survey.load import load_wave
 
@@ -140,8 +144,6 @@ def _admin_numbers_missing(con) -> bool:
 
 def _add_admin_numbers(con) -> None:
     """A warehouse made before the loader stored numbers: read the stored text once with the one parser."""
-    from ingest.readers.admin_table import parse_number
-
     rows = con.execute("select rowid, " + ", ".join(ADMIN_NUMBER_COLUMNS) + " from raw.admin_table_rows").fetchall()
     if not rows:
         return
@@ -151,10 +153,6 @@ def _add_admin_numbers(con) -> None:
     con.execute("update raw.admin_table_rows t set " + ", ".join(f"{c}_value = n.{c}_value" for c in ADMIN_NUMBER_COLUMNS)
                 + " from _numbers n where t.rowid = n.rid")
     con.unregister("_numbers")
-
-
-def sha256_of(path: Path) -> str:
-    return sha256_file(path)
 
 
 def _now() -> datetime:
@@ -242,14 +240,6 @@ def intake_root(con) -> Path:
     return _DRY_RUN_INTAKE[0]
 
 
-def boundary_set_of_report_year(year: int) -> str:
-    """Which units report for a year (seed reference/boundary_sets.csv)."""
-    for r in read_seed("reference/boundary_sets"):
-        if int(r["first_report_year"]) <= year and (not r["last_report_year"] or year <= int(r["last_report_year"])):
-            return r["boundary_set"]
-    raise ValueError(f"no boundary set for report year {year}")
-
-
 def survey_delivery_parts(path: Path | list[Path], cb: Codebook) -> list[Path]:
     """What a survey delivery consists of: its data file(s), the codebook that reads it and the code
     list(s) its codebook names. A change in any of them is a new delivery (reloaded)."""
@@ -275,8 +265,6 @@ def delivery_identity(parts: list[Path]) -> str:
 
 
 def _public_reason(kind: str, year, exc: IngestError) -> str:
-    from ingest.errors import Incomplete
-
     what = f"survey wave {year}" if kind == "survey" else f"admin extract {year or ''}".strip()
     word = ("held as incomplete" if isinstance(exc, Incomplete) else
             "quarantined before reading" if isinstance(exc, Quarantine) else "rejected")
@@ -675,9 +663,6 @@ def wave_folders(survey_landing: Path, years: set[int] | None = None) -> list[Wa
     codebook's data_file pattern matches, or the problem (no codebook, none or several matching
     files, a codebook for another wave, a codebook over the limits); nothing is followed through a
     link, and no data file is read."""
-    from ingest.codebook import codebook_for_delivery
-    from ingest.landing import year_entries
-
     out = []
     for year, d, problem in year_entries(survey_landing):
         if years is not None and year not in years:
@@ -723,8 +708,6 @@ def admin_files(admin_landing: Path, years: set[int] | None = None) -> list[Path
     """Workbooks under admin/<year>/, whatever their name (``*.xlsx``, ``*.xls``, any letter case); hidden files
     and the lock files Excel leaves beside an open workbook (``~$name.xlsx``) are not deliveries, nor
     is anything that is not a regular file of its own (refused by name, ingest/intake.py)."""
-    from ingest.landing import year_entries
-
     return sorted(p for year, d, problem in year_entries(admin_landing)
                   if problem is None and (years is None or year in years) for p in admin_workbooks_in(d))
 

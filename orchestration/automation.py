@@ -3,11 +3,16 @@
 Both launch the build_warehouse job, whose runs carry the writer tag, so the run queue
 (dagster.yaml, `concurrency.runs.tag_concurrency_limits`) lets one writer run at a time; the
 rest wait in the queue. Every run also takes the warehouse lock in its writer resource.
+
+The sensor's cursor is a short summary of what it saw (`{"files": 816, "digest": "…"}`), shown on
+its page in the UI; the checksum of every workbook it hashed (re-read only when a file's size or
+modification time changes) is kept in a file under the data folder (`hash_cache_path`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -21,9 +26,51 @@ from ingest.errors import IngestError, printable
 from ingest.file_patterns import UnsafePattern
 from ingest.intake import entry_identity, entry_problem, unsafe_entries
 from ingest.landing import codebook_available, year_entries
-from ingest.settings import codebook_dir, resolve_paths
+from ingest.settings import Paths, Settings
 from ingest.warehouse import admin_files, delivery_identity, sha256_of, survey_delivery_parts, survey_files
 from orchestration.partitions import DELIVERY_YEARS, WRITER_TAGS, range_tags_of
+from orchestration.writer import reap_dead_runs
+
+HASH_CACHE = Path("sensor") / "landing_hashes.json"  # under the data folder
+
+
+def hash_cache_path(paths: Paths) -> Path:
+    return paths.data_dir / HASH_CACHE
+
+
+def load_hash_cache(path: Path, cursor: str | None = None) -> dict:
+    """The sensor's checksums of the landing files ({path: [size, mtime_ns, sha256]}); a cursor written
+    by an older version held them itself and seeds the cache once. Unreadable: start afresh (re-hash)."""
+    try:
+        cache = json.loads(Path(path).read_text(encoding="utf-8"))
+        if isinstance(cache, dict):
+            return cache
+    except (OSError, ValueError):
+        pass
+    try:
+        old = json.loads(cursor) if cursor else {}
+    except ValueError:
+        old = {}
+    return {k: v for k, v in old.items() if isinstance(v, list)} if isinstance(old, dict) else {}
+
+
+def save_hash_cache(path: Path, cache: dict) -> None:
+    """Written beside itself and moved into place: a killed tick leaves the old cache or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def landing_digest(cache: dict) -> str:
+    """One checksum over every file's checksum the sensor has seen."""
+    return hashlib.sha256(json.dumps({k: v[2] for k, v in sorted(cache.items())}).encode()).hexdigest()
+
+
+def cursor_of(cache: dict) -> str:
+    """The sensor's cursor: a short summary of the landing files it saw, not their list."""
+    return json.dumps({"files": len(cache), "digest": landing_digest(cache)[:16]}, sort_keys=True)
 
 
 def _hashes(files: list[Path], cache: dict) -> dict[str, str]:
@@ -130,15 +177,18 @@ def plan_landing_runs(landing_dir: Path, warehouse_path: Path, codebooks: Path, 
                 "waits until its codebook is there too; rejected or quarantined deliveries are not retried).",
 )
 def landing_folder_sensor(context: SensorEvaluationContext):
-    from orchestration.writer import reap_dead_runs
-
     reap_dead_runs(context.instance, log=context.log.info)
-    paths = resolve_paths()
-    cache = json.loads(context.cursor) if context.cursor else {}
-    years, messages = plan_landing_runs(paths.landing_dir, paths.warehouse_path, codebook_dir(), cache)
+    settings = Settings.from_env()
+    paths = settings.paths
+    cache_path = hash_cache_path(paths)
+    cache = load_hash_cache(cache_path, context.cursor)
+    before = dict(cache)
+    years, messages = plan_landing_runs(paths.landing_dir, paths.warehouse_path, settings.codebook_dir, cache)
     for m in messages:
         context.log.info(m)
-    cursor = json.dumps(cache, sort_keys=True)
+    if cache != before or not cache_path.exists():
+        save_hash_cache(cache_path, cache)
+    cursor = cursor_of(cache)
     if not years:
         return SensorResult(skip_reason=SkipReason("; ".join(messages) or f"nothing new in {paths.landing_dir}"),
                             cursor=cursor)

@@ -16,21 +16,30 @@ through the environment (`--from-env`), so no shell ever parses them.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ingest.settings import resolve_paths
+from ingest import faults
+from ingest.archive import archive_root
+from ingest.codebook import codebook_for_delivery
+from ingest.errors import IngestError, printable
+from ingest.file_patterns import UnsafePattern, matching_files
+from ingest.intake import copy_given, describe_given, entry_problem
+from ingest.lock import WarehouseBusy
+from ingest.readers.survey_file import label_inventory
+from ingest.sample import generate_sample
+from ingest.sample.quality import DEFAULT_SEED, DEFAULT_TRUST_PROVISION_EFFECT
+from ingest.settings import Settings, delivery_arguments
+from ingest.staging import clean_staging, new_staging_folder
+from ingest.warehouse import connect, load_admin_extract, load_survey_wave, wave_folders
 
 
-def _sample(force: bool, scale: int = 1, seed: int | None = None, effect: float | None = None) -> None:
-    from ingest.sample import generate_sample
-    from ingest.sample.quality import DEFAULT_SEED, DEFAULT_TRUST_PROVISION_EFFECT
-
-    paths = resolve_paths().ensure()
+def _sample(settings: Settings, force: bool, scale: int = 1, seed: int | None = None,
+            effect: float | None = None) -> None:
+    paths = settings.paths.ensure()
     if not force and any(paths.landing_dir.glob("*/*/*")):
         print(f"landing folder already has deliveries: {paths.landing_dir} (use --force to regenerate)")
         return
@@ -51,23 +60,24 @@ def _print_summary(summary, t0: float) -> int:  # noqa: D103
     return 0 if summary.success else 1
 
 
-def _run(retry_held: bool = False) -> int:
-    from orchestration.pipeline import run_build
+def _run(settings: Settings, retry_held: bool = False) -> int:
+    from orchestration.pipeline import run_build  # lazy: Dagster and dbt, not needed by validate/sample
 
-    _sample(force=False)
+    _sample(settings, force=False)
     print("running the build_warehouse job in Dagster (ingest -> dbt -> quality gates -> promote + publish "
           "-> reports) ...", flush=True)
     t0 = time.monotonic()
-    return _print_summary(run_build(ingest_config={"retry_held": True} if retry_held else None), t0)
+    return _print_summary(run_build(ingest_config={"retry_held": True} if retry_held else None,
+                                    settings=settings), t0)
 
 
-def _reports() -> int:
-    from orchestration.pipeline import run_build
+def _reports(settings: Settings) -> int:
+    from orchestration.pipeline import run_build  # lazy: Dagster and dbt, not needed by validate/sample
 
-    if not resolve_paths().published_path.exists():
+    if not settings.published_path.exists():
         print("no published snapshot yet: run `make run` first")
         return 1
-    summary = run_build(job_name="refresh_reports")
+    summary = run_build(job_name="refresh_reports", settings=settings)
     print(summary.render())
     return 0 if summary.success and summary.report.get("built") else 1
 
@@ -79,9 +89,6 @@ class DeliveryError(Exception):
 def _given(what: str, text: str) -> Path:
     """A path given as FILE, CODEBOOK or WITH, checked to be a readable file: a clear message, never a
     traceback, for a missing file, a folder, a pipe or a device (the name printed escaped)."""
-    from ingest.errors import printable
-    from ingest.intake import describe_given
-
     path = Path(text).expanduser()
     problem = describe_given(path)
     if problem:
@@ -90,9 +97,6 @@ def _given(what: str, text: str) -> Path:
 
 
 def _copy(what: str, src: Path, dst: Path) -> None:
-    from ingest.errors import IngestError, printable
-    from ingest.intake import copy_given
-
     try:
         copy_given(src, dst)
     except IngestError as exc:
@@ -104,11 +108,6 @@ def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
     A wave's codebook and code lists come with it: given (CODEBOOK, WITH), or found beside the file
     (code lists matching the codebook's pattern), or else the ones the landing folder holds now.
     The run config says which path each staged file was delivered as (the audit names that path)."""
-    from ingest.codebook import codebook_for_delivery
-    from ingest.errors import IngestError, printable
-    from ingest.file_patterns import UnsafePattern, matching_files
-    from ingest.intake import entry_problem
-
     src = _given("FILE", args.file)
     codebook = _given("CODEBOOK", args.codebook) if args.codebook else None
     given = [_given("WITH", p) for p in args.with_files]
@@ -166,13 +165,9 @@ def _stage(paths, args, into: Path) -> tuple[dict, list[str]]:
     return {"staged_survey": {str(args.wave): str(folder)}, "delivered_as": delivered_as}, notes
 
 
-def _validate(args) -> int:
+def _validate(settings: Settings, args) -> int:
     """Load the file with the real loader into an in-memory warehouse: structure only, nothing written."""
-    from ingest.codebook import codebook_for_delivery
-    from ingest.errors import IngestError, printable
-    from ingest.warehouse import connect, load_admin_extract, load_survey_wave
-
-    paths = resolve_paths()
+    paths = settings.paths
     name = printable(Path(args.file).name)
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -185,8 +180,6 @@ def _validate(args) -> int:
         con = connect(Path(":memory:"))
         try:
             if args.wave is not None:
-                from ingest.warehouse import wave_folders
-
                 folder = Path(config["staged_survey"][str(args.wave)])
                 [wf] = wave_folders(folder.parent, {args.wave})
                 if wf.problem is not None:
@@ -223,9 +216,6 @@ def _validate(args) -> int:
 def _print_labels(wf, delivered_as: dict[str, str]) -> None:
     """Every distinct text label per column of the codebook, with its count: what a codebook's `labels`
     are written from (docs/codebooks.md)."""
-    from ingest.errors import IngestError, printable
-    from ingest.survey.apply_codebook import label_inventory
-
     for path in wf.data_files:
         try:
             found = label_inventory(path, wf.codebook)
@@ -242,13 +232,10 @@ def _print_labels(wf, delivered_as: dict[str, str]) -> None:
                   + ", ".join(f"{printable(label)!r} {n}" for label, n in labels))
 
 
-def _load(args) -> int:
-    from ingest.errors import printable
-    from ingest.faults import checkpoint
-    from ingest.staging import clean_staging, new_staging_folder
-    from orchestration.pipeline import run_build
+def _load(settings: Settings, args) -> int:
+    from orchestration.pipeline import run_build  # lazy: Dagster and dbt, not needed by validate/sample
 
-    paths = resolve_paths().ensure()
+    paths = settings.paths.ensure()
     incoming = paths.data_dir / "incoming"
     staging = new_staging_folder(incoming)
     clean_staging(incoming, keep=staging)  # only folders of loads whose process is gone
@@ -258,13 +245,13 @@ def _load(args) -> int:
         except DeliveryError as exc:
             print(f"ERROR: {exc}")
             return 1
-        checkpoint("load:staged")
+        faults.fault_point("load:staged")
         year = args.wave or args.year
         print(f"delivering {printable(Path(args.file).name)} for {year}" + "".join(f"\n  {n}" for n in notes), flush=True)
         print(f"running build_warehouse for {year}; the landing folder changes only if every gate passes ...",
               flush=True)
         t0 = time.monotonic()
-        summary = run_build(year=year, ingest_config=config)
+        summary = run_build(year=year, ingest_config=config, settings=settings)
         code = _print_summary(summary, t0)
         given = set(config["delivered_as"].values())
         mine = [r for r in summary.refused if given & set((r["file_path"] or "").split("; "))]
@@ -277,12 +264,9 @@ def _load(args) -> int:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _status() -> int:
-    from ingest.archive import archive_root
-    from ingest.warehouse import connect
-
-    paths = resolve_paths()
-    _last_runs()
+def _status(settings: Settings) -> int:
+    paths = settings.paths
+    _last_runs(settings)
     if not paths.warehouse_path.exists():
         print(f"no warehouse yet at {paths.warehouse_path}; run `make run`")
         return 1
@@ -306,7 +290,7 @@ def _status() -> int:
                             max(loaded_at) as last_seen
                      from audit.file_loads where source_kind = 'survey' and status <> 'unchanged'
                      group by all order by wave, first_seen"""))
-    print(f"Archived copies: {archive_root(paths.warehouse_path)}/<sha256>/<file> (audit.file_loads.archive_path)")
+    print(f"Archived copies: {archive_root(paths.warehouse_path, settings)}/<sha256>/<file> (audit.file_loads.archive_path)")
     print("Admin extracts per year (current files; workbooks arrive one at a time: a partial year is "
           "published for the municipalities that delivered)")
     try:
@@ -340,14 +324,14 @@ ADMIN_YEARS_SQL = """
     order by c.year"""
 
 
-def _last_runs() -> None:
+def _last_runs(settings: Settings) -> None:
     """How the last runs ended (Dagster's run history), after marking runs whose process died."""
     from dagster import RunsFilter
 
-    from orchestration.pipeline import dagster_instance
-    from orchestration.writer import reap_dead_runs
+    from orchestration.pipeline import dagster_instance  # lazy: Dagster, not needed by validate/sample
+    from orchestration.writer import reap_dead_runs  # lazy: Dagster, not needed by validate/sample
 
-    instance = dagster_instance()
+    instance = dagster_instance(settings)
     reap_dead_runs(instance)
     runs = instance.get_runs(RunsFilter(job_name="build_warehouse"), limit=5)
     print("Last runs of build_warehouse (Dagster run history; `make ui` shows each):")
@@ -363,7 +347,7 @@ def _last_runs() -> None:
 
 def _from_env(args) -> None:
     """`make load/validate` pass their arguments through the environment, exactly as typed."""
-    env = os.environ
+    env = delivery_arguments()
     args.file = args.file or env.get("FILE") or None
     args.codebook = args.codebook or env.get("CODEBOOK") or None
     args.with_files = args.with_files or ([env["WITH"]] if env.get("WITH") else [])
@@ -411,28 +395,28 @@ def main(argv: list[str] | None = None) -> int:
             _from_env(args)
         elif not args.file or (args.wave is None) == (args.year is None):
             ap.error("give the file and one of --wave / --year")
-    from ingest.lock import WarehouseBusy
-
+    settings = Settings.from_env()
+    faults.configure(settings)  # the one test hook: inert unless TRUST_FAULT_AT names a point
     try:
-        return _dispatch(args)
+        return _dispatch(settings, args)
     except WarehouseBusy as exc:
         print(f"ERROR: {exc}")
         return 2
 
 
-def _dispatch(args) -> int:
+def _dispatch(settings: Settings, args) -> int:
     if args.command == "load":
-        return _load(args)
+        return _load(settings, args)
     if args.command == "validate":
-        return _validate(args)
+        return _validate(settings, args)
     if args.command == "sample":
-        _sample(args.force, args.scale, args.seed, args.trust_provision_effect)
+        _sample(settings, args.force, args.scale, args.seed, args.trust_provision_effect)
         return 0
     if args.command == "run":
-        return _run(args.retry_held)
+        return _run(settings, args.retry_held)
     if args.command == "reports":
-        return _reports()
-    return _status()
+        return _reports(settings)
+    return _status(settings)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,36 @@ gates on the marts (blocking) -> promotion of the working copy + published snaps
 A run of build_warehouse executes in one process (in_process_executor): its one writer resource
 (orchestration/writer.py) holds the warehouse lock and the working copy from the first step to
 the last, whoever launched it (make run/load, the UI, the sensor, the schedule).
+
+Nothing happens at import: the definitions need dbt's manifest (parsed when missing or stale), so
+Dagster calls `trust_definitions` (the `@definitions` entry point) when it loads this module, and
+`defs` (the tests, `pipeline.run_build`) is built on first use, once per process.
 """
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+import functools
 
+from dagster import AssetSelection, Definitions, define_asset_job, definitions, in_process_executor
+
+from ingest.settings import put_tools_on_path
 from orchestration.automation import landing_folder_sensor, yearly_reload
-from orchestration.dbt_assets import dbt_build
+from orchestration.dbt_assets import build_dbt_assets
 from orchestration.ingest_assets import load_admin_extracts, load_survey_waves
 from orchestration.partitions import WRITER_TAGS
-from orchestration.publish import report_snapshot
+from orchestration.publish import build_report_snapshot
 from orchestration.quality_checks import ge_plausibility
 from orchestration.report_site import evidence_site
-from orchestration.resources import make_resources
+from orchestration.resources import TrustDbtCliResource, WarehouseResource, dbt_project
+from orchestration.writer import WarehouseWriter
+
+
+def make_resources(data_dir: str = "") -> dict:
+    return {
+        "writer": WarehouseWriter(data_dir=data_dir),
+        "warehouse": WarehouseResource(data_dir=data_dir),
+        "dbt": TrustDbtCliResource(project_dir=dbt_project()),
+    }
+
 
 build_warehouse = define_asset_job(
     "build_warehouse",
@@ -38,11 +55,28 @@ refresh_reports = define_asset_job(
     description="Rebuild the Evidence site from the current published snapshot.",
 )
 
-defs = Definitions(
-    assets=[load_survey_waves, load_admin_extracts, dbt_build, report_snapshot, evidence_site],
-    asset_checks=[ge_plausibility],
-    jobs=[build_warehouse, refresh_reports],
-    sensors=[landing_folder_sensor],
-    schedules=[yearly_reload],
-    resources=make_resources(),
-)
+@functools.cache
+def build_definitions() -> Definitions:
+    """Everything Dagster shows and runs; parses the dbt project first if its manifest is missing or stale."""
+    put_tools_on_path()  # dagster-dbt starts `dbt` from PATH: the project's venv may not be activated
+    return Definitions(
+        assets=[load_survey_waves, load_admin_extracts, build_dbt_assets(), build_report_snapshot(), evidence_site],
+        asset_checks=[ge_plausibility],
+        jobs=[build_warehouse, refresh_reports],
+        sensors=[landing_folder_sensor],
+        schedules=[yearly_reload],
+        resources=make_resources(),
+    )
+
+
+@definitions
+def trust_definitions() -> Definitions:
+    """What `dagster dev -m orchestration.definitions` loads."""
+    return build_definitions()
+
+
+def __getattr__(name: str):
+    """defs: the definitions, built on first use (not at import)."""
+    if name == "defs":
+        return build_definitions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

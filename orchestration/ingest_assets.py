@@ -23,9 +23,11 @@ from dagster import (
 
 from ingest.errors import IngestError, NotAFile, Quarantine, printable
 from ingest.file_patterns import matching_files
-from ingest.intake import unsafe_entries
+from ingest.intake import sha256_file, take, unsafe_entries
+from ingest.landing import year_entries
 from ingest.pseudonym import SAMPLE_SALT_WARNING, check_deliveries_allowed, uses_sample_salt
 from ingest.warehouse import AdminItem, admin_workbooks_in, load_survey_wave, quarantine_entry, quarantine_unread, wave_folders
+from ingest.warehouse import identity_of, intake_root
 from ingest.warehouse import load_admin_extracts as load_workbooks
 from orchestration.partitions import DELIVERY_YEARS, WRITER_POOL
 from orchestration.writer import WarehouseWriter
@@ -64,10 +66,11 @@ def run_years(context) -> set[int]:
 
 
 def _refuse_non_sample_with_sample_salt(context, writer: WarehouseWriter, files: list[Path]) -> None:
-    if not uses_sample_salt():
+    settings = writer.session.settings
+    if not uses_sample_salt(settings):
         return
     context.log.warning(SAMPLE_SALT_WARNING)
-    refused = check_deliveries_allowed(files, writer.session.paths.landing_dir)
+    refused = check_deliveries_allowed(files, writer.session.paths.landing_dir, settings)
     if refused:
         writer.session.failure = "real deliveries with the sample pseudonym salt"
         raise Failure(description=f"refusing to load {len(refused)} file(s) that are not part of the generated sample "
@@ -147,9 +150,6 @@ def load_survey_waves(context: AssetExecutionContext, writer: WarehouseWriter, c
 def _quarantine_codebook(con, session, wf, retry: bool, delivered_as: dict[str, str] | None = None) -> dict:
     """A wave whose codebook is refused before it is read (over the codebook limits, or a link):
     quarantined under the codebook's checksum (read with a bound), held after that."""
-    from ingest.intake import take
-    from ingest.warehouse import identity_of, intake_root
-
     exc, taken = wf.problem, None
     if not isinstance(exc, NotAFile):
         try:
@@ -193,8 +193,6 @@ def _landing_changes(session, taken: list[tuple[str, str, str]], staged_folder: 
     copies (the bytes that were loaded; the journal can be replayed from them after a kill), and the
     files it replaces go (they are in the archive). A file already there with the same contents is left
     as it is, so loading the same delivery again changes nothing."""
-    from ingest.intake import sha256_file
-
     placed = {}
     for source, archived, sha in taken:
         if Path(source).parent == Path(staged_folder):
@@ -227,8 +225,6 @@ def load_admin_extracts(context: AssetExecutionContext, writer: WarehouseWriter,
     staged by `make load` is read first; a landing workbook for the same municipality-year is then
     left out of the run and replaced by the staged one when the run is promoted. Entries that are not
     regular files, and workbooks over a resource limit, are quarantined and the run goes on."""
-    from ingest.landing import year_entries
-
     session = writer.session
     paths = session.paths
     years = run_years(context)

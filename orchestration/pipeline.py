@@ -6,16 +6,23 @@ materialises the same job that ``dagster dev`` shows, on a persistent instance
 """
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 from dagster import DagsterEventType, DagsterInstance
 
+from ingest import faults
+from ingest.errors import printable
 from ingest.landing import delivered_years
-from ingest.settings import REPO_ROOT, Paths, resolve_paths
+from ingest.pseudonym import SAMPLE_SALT_WARNING, uses_sample_salt
+from ingest.settings import DEFAULT_DAGSTER_HOME, Paths, Settings  # noqa: F401 (DEFAULT_DAGSTER_HOME re-exported)
+from orchestration.partitions import DELIVERY_YEARS, WRITER_TAGS, range_tags_of
+from orchestration.writer import process_tags, site_after_failure
 
-DEFAULT_DAGSTER_HOME = REPO_ROOT / ".dagster_home"
 INSTANCE_CONFIG = Path(__file__).resolve().parent / "dagster.yaml"
 
 
@@ -33,12 +40,11 @@ class RunSummary:
     run_error: str | None = None  # why a run failed outside any step (e.g. the warehouse lock was not free)
     refused: list[dict] = field(default_factory=list)  # this run's deliveries rejected or quarantined (audit)
     started_steps: list[str] = field(default_factory=list)  # the steps that began, in the order they began
+    settings: Settings | None = None  # the run's settings (the salt the warning is about)
 
     def failure_line(self) -> str:
         """Where the run failed, as it happened: in the steps that failed (a gate's blocking check fails its
         step), after its steps ran, or before any step began (e.g. the warehouse lock was not free)."""
-        from ingest.errors import printable
-
         failed = [s for s in self.started_steps if s in self.step_failures] + \
             sorted(s for s in self.step_failures if s not in self.started_steps)
         if failed:
@@ -54,11 +60,8 @@ class RunSummary:
         return any(k.startswith(prefix) for k in self.materialized)
 
     def render(self) -> str:
-        from ingest.errors import printable
-        from ingest.pseudonym import SAMPLE_SALT_WARNING, uses_sample_salt
-
         lines = [f"Run {self.run_id}: {'SUCCESS' if self.success else 'FAILED'}"]
-        if uses_sample_salt() and self.materialized_any("raw/"):
+        if uses_sample_salt(self.settings) and self.materialized_any("raw/"):
             lines.append(f"  WARNING: {SAMPLE_SALT_WARNING}")
         dbt_checks = [c for c in self.checks if not c["name"].startswith("ge_")]
         for c in [c for c in self.checks if c["name"].startswith("ge_")] + [c for c in dbt_checks if not c["passed"]]:
@@ -102,10 +105,12 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def prepare_dagster_home() -> Path:
+def prepare_dagster_home(settings: Settings | None = None) -> Path:
     """DAGSTER_HOME (default .dagster_home/) with the project's instance settings
-    (orchestration/dagster.yaml: one writer run at a time, the rest queue; no telemetry)."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
+    (orchestration/dagster.yaml: one writer run at a time, the rest queue; no telemetry). The
+    variable is set for Dagster, which opens its instance from it (and for the processes it starts)."""
+    home = (settings or Settings.from_env()).dagster_home
+    os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     wanted = INSTANCE_CONFIG.read_text(encoding="utf-8")
@@ -114,7 +119,7 @@ def prepare_dagster_home() -> Path:
     return home
 
 
-def dagster_instance() -> DagsterInstance:
+def dagster_instance(settings: Settings | None = None) -> DagsterInstance:
     """The persistent instance in DAGSTER_HOME, created on first use.
 
     Dagster's SQLite storages create their tables and stamp their schema version when first
@@ -122,9 +127,7 @@ def dagster_instance() -> DagsterInstance:
     alembic_version). So the instance is opened, and every storage touched, under an exclusive
     lock on DAGSTER_HOME/.instance.lock; later openers find the schema in place.
     """
-    import fcntl
-
-    home = prepare_dagster_home()
+    home = prepare_dagster_home(settings)
     fd = os.open(home / ".instance.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -139,8 +142,6 @@ def dagster_instance() -> DagsterInstance:
 
 def register_delivery_years(instance: DagsterInstance, years: list[int]) -> list[str]:
     """Add delivered years missing from the dynamic partitions; return all partition keys in order."""
-    from orchestration.partitions import DELIVERY_YEARS
-
     known = instance.get_dynamic_partitions(DELIVERY_YEARS.name)
     missing = [str(y) for y in sorted(set(years)) if str(y) not in known]
     if missing:
@@ -151,15 +152,13 @@ def register_delivery_years(instance: DagsterInstance, years: list[int]) -> list
 def _fault_after_run_created(instance: DagsterInstance) -> None:
     """TRUST_FAULT_AT=run:created (tests): the process is killed right after Dagster has recorded the
     run and before it starts, as a kill at that moment would (ingest/faults.py)."""
-    if os.environ.get("TRUST_FAULT_AT") != "run:created":
+    if not faults.armed("run:created"):
         return
-    from ingest.faults import checkpoint
-
     create = instance.create_run_for_job
 
     def create_then_die(*args, **kwargs):
         run = create(*args, **kwargs)
-        checkpoint("run:created")
+        faults.fault_point("run:created")
         return run
 
     instance.create_run_for_job = create_then_die
@@ -168,8 +167,6 @@ def _fault_after_run_created(instance: DagsterInstance) -> None:
 def refused_in_run(warehouse_path: Path, run_id: str) -> list[dict]:
     """The deliveries a run rejected or quarantined, from the live warehouse's audit (a failed run's
     audit rows are recorded there too)."""
-    import duckdb
-
     if not Path(warehouse_path).exists():
         return []
     try:
@@ -193,23 +190,30 @@ def _value(entry):
 
 def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
               job_name: str = "build_warehouse", year: int | None = None,
-              ingest_config: dict | None = None) -> RunSummary:
+              ingest_config: dict | None = None, settings: Settings | None = None) -> RunSummary:
     """Run a job in-process, as the UI, the sensor and the schedule would launch it (same job, same
     writer tag). build_warehouse runs over every delivered year (one run over the partition
     range), or over one `year`; `ingest_config` is the ingest assets' run config (deliveries
     staged by `make load`, retrying held ones). The run's writer resource holds the warehouse
-    lock, so a second load started meanwhile waits (TRUST_LOCK_TIMEOUT) or fails naming the holder."""
-    from orchestration.definitions import defs  # imported late: loads dbt, GX and Dagster
-    from orchestration.partitions import WRITER_TAGS, range_tags_of
+    lock, so a second load started meanwhile waits (TRUST_LOCK_TIMEOUT) or fails naming the holder.
+    The settings (default: read from the environment once here) arm the run's faults (tests) for the run."""
+    settings = settings or Settings.from_env()
+    with faults.configured(settings):
+        return _run_build(settings, instance, log_level, job_name, year, ingest_config)
 
-    instance = instance or dagster_instance()
-    paths = resolve_paths().ensure()
+
+def _run_build(settings: Settings, instance: DagsterInstance | None, log_level: str, job_name: str,
+               year: int | None, ingest_config: dict | None) -> RunSummary:
+    # the definitions pull in dagster-dbt, the dbt manifest and the gates; `make status` and `make ui` do not
+    from orchestration.definitions import build_definitions  # lazy: dagster-dbt, dbt's manifest, GX gates
+
+    defs = build_definitions()
+    instance = instance or dagster_instance(settings)
+    paths = settings.paths.ensure()
     job = defs.resolve_job_def(job_name)
     kwargs = {"tags": dict(job.tags or {})}
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if job.partitions_def is not None:
-        from orchestration.writer import process_tags
-
         # the run names its process from its creation: a kill before it starts leaves it NOT_STARTED, and
         # the next run or `make status` sees the process is gone and marks it failed (writer.reap_dead_runs)
         kwargs["tags"].update({**WRITER_TAGS, **process_tags()})
@@ -222,16 +226,12 @@ def run_build(instance: DagsterInstance | None = None, log_level: str = "INFO",
             raise SystemExit(f"nothing delivered under {paths.landing_dir} (survey/<wave>/, admin/<year>/)")
         if ingest_config:
             run_config["ops"] = {op: {"config": ingest_config} for op in ("load_survey_waves", "load_admin_extracts")}
-    from orchestration.writer import site_after_failure
-
     site_after_failure(paths).unlink(missing_ok=True)
     _fault_after_run_created(instance)
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, **kwargs)
-    summary = RunSummary(result.run_id, result.success, paths)
+    summary = RunSummary(result.run_id, result.success, paths, settings=settings)
     summary.refused = refused_in_run(paths.warehouse_path, result.run_id)
     if not result.success and site_after_failure(paths).exists():  # rebuilt to show what was blocked
-        import json
-
         summary.report = json.loads(site_after_failure(paths).read_text(encoding="utf-8"))
     started = set()
     for event in result.all_events:

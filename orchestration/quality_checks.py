@@ -48,7 +48,7 @@ def ge_plausibility(context: AssetCheckExecutionContext, writer: WarehouseWriter
     session = writer.session
     with writer.connection() as con:
         jobs = [(suite, build(con)) for suite, (_, build) in PLAUSIBILITY.items()]
-        outcomes = validate_all(jobs, docs_root=session.paths.quality_dir)
+        outcomes = validate_all(jobs, suites_dir=session.settings.suites_dir, docs_root=session.paths.quality_dir)
         checkpoint("check:before-store")
         for o in outcomes:
             store(con, o, session.run_id)

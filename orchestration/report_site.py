@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from ingest.settings import REPORTS_DIR
+from ingest.settings import REPORTS_DIR, Settings, child_env
 from orchestration.resources import WarehouseResource
 
 SNAPSHOT_IN_REPORTS = Path("sources") / "warehouse" / "trust_reports.duckdb"
@@ -58,7 +58,7 @@ def offline_patch_missing(reports_dir: Path) -> list[str]:
 def _run(cmd: list[str], cwd: Path, log, deadline: float) -> int | None:
     """Run cmd in its own process group; None if it was killed at the deadline."""
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "EVIDENCE_TELEMETRY_DISABLED": "true"})
+                            env=child_env(EVIDENCE_TELEMETRY_DISABLED="true"))
     try:
         return proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
@@ -77,11 +77,16 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 
 def build_site(snapshot: Path, log_path: Path, reports_dir: Path = REPORTS_DIR, mode: str | None = None,
-               timeout: float | None = None, strict: bool | None = None) -> SiteBuild:
-    mode = (mode or os.environ.get("TRUST_REPORTS", "auto")).lower()
-    timeout = float(timeout or os.environ.get("TRUST_REPORT_TIMEOUT", 600))
+               timeout: float | None = None, strict: bool | None = None,
+               settings: Settings | None = None) -> SiteBuild:
+    """`mode`, `timeout`, `strict`: given, or the settings' (TRUST_REPORTS, TRUST_REPORT_TIMEOUT,
+    TRUST_REPORT_STRICT; without `settings`, read from the environment by ingest/settings.py)."""
+    if mode is None or timeout is None or strict is None:
+        settings = settings or Settings.from_env()
+    mode = (mode or settings.reports).lower()
+    timeout = float(timeout or settings.report_timeout)
     if strict is None:
-        strict = os.environ.get("TRUST_REPORT_STRICT", "").lower() in ("1", "true", "yes")
+        strict = settings.report_strict
     if mode == "skip":
         return SiteBuild(False, "skipped: TRUST_REPORTS=skip")
     if not (reports_dir / "node_modules" / "@evidence-dev" / "evidence").exists():
@@ -128,7 +133,7 @@ def build_site(snapshot: Path, log_path: Path, reports_dir: Path = REPORTS_DIR, 
 )
 def evidence_site(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     paths = warehouse.paths
-    result = build_site(paths.published_path, paths.data_dir / "logs" / "report_build.log")
+    result = build_site(paths.published_path, paths.data_dir / "logs" / "report_build.log", settings=warehouse.settings)
     if result.built:
         context.log.info(f"report site {result.reason}: {result.output_dir}")
     else:

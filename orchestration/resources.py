@@ -1,23 +1,24 @@
 """Resources, in one place: the warehouse's one writer, its folders for readers, and the dbt CLI."""
 from __future__ import annotations
 
-import os
-import sys
+import functools
 from functools import cached_property
+from importlib.metadata import version as installed
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
-from ingest.settings import REPO_ROOT, Paths, resolve_paths
+from ingest.settings import REPO_ROOT, Paths, Settings, put_tools_on_path, resolve_paths
 
-# dbt is installed next to this Python (the project's venv); make it findable even when the
-# venv is not activated (dagster-dbt's manifest preparer looks it up on PATH).
-_BIN = str(Path(sys.executable).parent)
-if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+DBT_PROJECT_DIR = REPO_ROOT  # dbt_project.yml; its models, seeds and profiles.yml are under dbt_project/
 
-DBT_PROJECT = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT / "dbt_project")
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    """The dbt project, made when first needed (never at import)."""
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=REPO_ROOT / "dbt_project")
 
 
 def _dbt_sources_mtime() -> float:
@@ -28,22 +29,29 @@ def _dbt_sources_mtime() -> float:
 
 def ensure_dbt_manifest() -> Path:
     """Parse the dbt project when there is no manifest yet (fresh clone, CI) or when any dbt
-    file changed since it was written, so Dagster never wires a stale graph."""
-    manifest = DBT_PROJECT.manifest_path
+    file changed since it was written, so Dagster never wires a stale graph. Called when the
+    definitions are built (orchestration/definitions.py), never at import."""
+    project = dbt_project()
+    manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _dbt_sources_mtime():
-        DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+        put_tools_on_path()  # dagster-dbt's manifest preparer looks dbt up on PATH
+        project.preparer.prepare(project)
     return manifest
 
 
 class WarehouseResource(ConfigurableResource):
     """The warehouse's folders, for steps that only read what was published (the report site).
-    Empty data_dir = TRUST_* environment variables or the defaults (see ingest/settings.py)."""
+    Empty data_dir = the settings' folders (TRUST_* environment variables or the defaults, ingest/settings.py)."""
 
     data_dir: str = ""
 
     @property
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
+    @property
     def paths(self) -> Paths:
-        return resolve_paths(self.data_dir or None).ensure()
+        return resolve_paths(self.data_dir or None, self.settings).ensure()
 
 
 class TrustDbtCliResource(DbtCliResource):
@@ -54,21 +62,7 @@ class TrustDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self):
-        from importlib.metadata import version as installed
-
-        from packaging import version
-
         return version.parse(installed("dbt-core"))
 
     def _initialize_dbt_core_adapter(self, args):
         return None
-
-
-def make_resources(data_dir: str = "") -> dict:
-    from orchestration.writer import WarehouseWriter
-
-    return {
-        "writer": WarehouseWriter(data_dir=data_dir),
-        "warehouse": WarehouseResource(data_dir=data_dir),
-        "dbt": TrustDbtCliResource(project_dir=DBT_PROJECT),
-    }

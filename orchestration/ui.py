@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+from orchestration.pipeline import dagster_instance, prepare_dagster_home
+
 GRACE_SECONDS = 20
 
 
 def pid_file() -> Path:
-    from orchestration.pipeline import prepare_dagster_home
-
     return prepare_dagster_home() / "ui.pid"
 
 
@@ -50,8 +50,6 @@ def stop_group(pgid: int, grace: float = GRACE_SECONDS) -> bool:
 
 
 def serve(host: str, port: int) -> int:
-    from orchestration.pipeline import dagster_instance
-
     dagster_instance()  # create DAGSTER_HOME's storages once, under the instance lock
     dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen([str(dagster), "dev", "-m", "orchestration.definitions", "-h", host, "-p", str(port)],

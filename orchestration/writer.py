@@ -24,11 +24,15 @@ import duckdb
 from dagster import ConfigurableResource, DagsterRunStatus, InitResourceContext, RunsFilter
 from pydantic import PrivateAttr
 
-from ingest import landing_changes, working_copy
+from ingest import faults, landing_changes, working_copy
+from ingest.archive import archive_root
+from ingest.intake import clear_stale_parts
 from ingest.lock import warehouse_lock
+from ingest.settings import Paths, Settings, resolve_paths
 from ingest.staging import process_start_time
-from ingest.settings import Paths, resolve_paths
 from ingest.warehouse import DDL, connect
+from orchestration.report_site import build_site, site_metadata
+from orchestration.snapshot import refresh_quality_status
 
 PID_TAG, HOST_TAG, PID_START_TAG = "trust/pid", "trust/host", "trust/pid_start"
 JOURNAL = ".landing-changes.json"
@@ -125,17 +129,24 @@ class RunSession:
     gate_failures: list[GateFailure] = field(default_factory=list)
     failure: str | None = None
     promoted: bool = False
+    settings: Settings = field(default_factory=Settings.from_env)  # read when the run took the writer
 
 
 class WarehouseWriter(ConfigurableResource):
-    """The warehouse's writer for one run. Empty data_dir = TRUST_* variables or the defaults."""
+    """The warehouse's writer for one run. Empty data_dir = the settings' folders (TRUST_* variables or
+    the defaults); the rest of the settings (lock timeout, archive, reports, faults) are read once when
+    the run takes the writer (ingest/settings.py)."""
 
     data_dir: str = ""
     _session: RunSession | None = PrivateAttr(default=None)
 
     @property
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
+    @property
     def paths(self) -> Paths:
-        return resolve_paths(self.data_dir or None).ensure()
+        return resolve_paths(self.data_dir or None, self.settings).ensure()
 
     @property
     def session(self) -> RunSession:
@@ -145,24 +156,23 @@ class WarehouseWriter(ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: InitResourceContext):
-        paths = self.paths
+        settings = self.settings
+        paths = resolve_paths(self.data_dir or None, settings).ensure()
         run = context.run
         run_id = run.run_id if run else "adhoc"
         log = context.log.info if context.log else print
         if run is not None and context.instance is not None and run.tags.get(PID_TAG) != str(os.getpid()):
             context.instance.add_run_tags(run_id, process_tags())
         job = run.job_name if run else "run"
-        with warehouse_lock(paths.warehouse_path, f"dagster run {run_id[:8]} ({job})", log=log):
+        with faults.configured(settings), warehouse_lock(paths.warehouse_path, f"dagster run {run_id[:8]} ({job})",
+                                                         timeout=settings.lock_timeout, log=log):
             if context.instance is not None:
                 reap_dead_runs(context.instance, log=log)
             if replay_landing_journal(paths):
                 log("finished a landing-folder change a killed run had begun")
-            from ingest.archive import archive_root
-            from ingest.intake import clear_stale_parts
-
-            if clear_stale_parts(archive_root(paths.warehouse_path)):
+            if clear_stale_parts(archive_root(paths.warehouse_path, settings)):
                 log("removed what a killed run left half-copied in the archive")
-            self._session = RunSession(paths, run_id, working_copy.start(paths.warehouse_path))
+            self._session = RunSession(paths, run_id, working_copy.start(paths.warehouse_path), settings=settings)
             try:
                 yield self
             finally:
@@ -202,12 +212,10 @@ class WarehouseWriter(ConfigurableResource):
                 f"{sum(1 for r in rows['file_loads'] if r['status'] == 'quarantined')} deliveries quarantined")
         finally:
             working_copy.discard(s.work)
-        from orchestration.publish import refresh_quality_status  # imported late: publish imports this module
-        from orchestration.report_site import build_site, site_metadata
-
         if refresh_quality_status(s.paths.warehouse_path, s.paths.published_path):
             # the site is rebuilt (its figures stay the last good ones) so its data-quality page shows the block
-            site = build_site(s.paths.published_path, s.paths.data_dir / "logs" / "report_build.log")
+            site = build_site(s.paths.published_path, s.paths.data_dir / "logs" / "report_build.log",
+                              settings=s.settings)
             log(f"report site after the failed run: {site.reason}")
             site_after_failure(s.paths).write_text(json.dumps(site_metadata(site), default=str), encoding="utf-8")
 

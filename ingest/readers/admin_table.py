@@ -40,7 +40,7 @@ import yaml
 from ingest.errors import IngestError, cell_name
 from ingest.errors import OverLimit
 from ingest.limits import check_workbook, check_xls_sheet, is_xls, limit
-from ingest.municipalities import closest_name, code_for_name, normalise_code
+from ingest.municipalities import boundary_set_of_report_year, closest_name, code_for_name, normalise_code
 from ingest.numbers import NumberFormat, admin_column_unit
 from ingest.numbers import parse_number as _parse
 from ingest.readers.xlsx_inspect import Merge, SheetFacts, column_letter, inspect_xlsx
@@ -276,8 +276,6 @@ def _resolve_title(path: Path, titles: list[tuple[str, dict[str, _Found]]]) -> d
     base = next((p for p in per_sheet if p[1] is not None), None)
     if base is None:
         # a name without a code: look it up among the units of the year (reference seeds)
-        from ingest.warehouse import boundary_set_of_report_year
-
         named = next((p for p in per_sheet if p[2]), None)
         if named is None:
             raise IngestError(path, "no sheet names the municipality (a cell such as 'Pašvaldība: Ķekavas novads "

@@ -7,11 +7,12 @@ import pandas as pd
 
 from estimation.weighting import MARGIN_SOURCE, cell, population_targets, rake
 from ingest.faults import python_model_fault
+from ingest.settings import Settings
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    python_model_fault("int_survey__weights")  # inert unless a failed-run test injects a crash
+    python_model_fault("int_survey__weights", Settings.from_env())  # inert unless a failed-run test injects a crash
     # a fixed row order: the same data gives the same weights to the last bit in every build
     respondents = dbt.ref("int_survey__respondents").df().sort_values(["wave_year", "respondent_source_id"],
                                                                       kind="stable", ignore_index=True)
