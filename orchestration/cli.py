@@ -29,7 +29,7 @@ from ingest.errors import IngestError, printable
 from ingest.file_patterns import UnsafePattern, matching_files
 from ingest.intake import copy_given, describe_given, entry_problem
 from ingest.lock import WarehouseBusy
-from ingest.readers.survey_file import label_inventory
+from ingest.survey.apply_codebook import label_inventory
 from ingest.sample import generate_sample
 from ingest.sample.quality import DEFAULT_SEED, DEFAULT_TRUST_PROVISION_EFFECT
 from ingest.settings import Settings, delivery_arguments
