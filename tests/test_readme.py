@@ -1,10 +1,7 @@
 """The README is a short manual and the docs' links hold.
 
 - README.md has at most 250 lines and names the two commands, `make` and `make test`.
-- Every relative link of README.md and docs/*.md points at a file that exists. One kind of target may
-  be missing: a page a named command writes (GENERATED below), as long as that command's module exists
-  and names the page. docs/link_calibration.md is such a page: `python -m estimation.link_benchmark`
-  writes it, and a checkout where the command has not been run yet has no such file.
+- Every relative link of README.md and docs/*.md points at a file that exists.
 - No line of README.md or docs/*.md, except docs/benchmarks.md, carries a date (2026-12-06) or a clock
   time ("at 13:12"): dated measurements belong in docs/benchmarks.md, the other pages state durations
   without dates. Scope: lines inside fenced code blocks are not checked, because example codebooks give
@@ -23,9 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [README, *DOCS]
-
-# a page some command writes: the link may point at it before the command has run
-GENERATED = {ROOT / "docs" / "link_calibration.md": ROOT / "estimation" / "link_benchmark.py"}
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
@@ -67,9 +61,6 @@ def test_every_relative_link_points_at_a_file(page):
                 continue  # http(s), mailto, or an anchor in the same page
             path = (page.parent / target.split("#", 1)[0]).resolve()
             if path.exists():
-                continue
-            if path in GENERATED and GENERATED[path].exists() and \
-                    Path(_rel(path)).stem in GENERATED[path].read_text(encoding="utf-8"):
                 continue
             broken.append(f"{_rel(page)}:{number}: {target}")
     assert not broken, "links to missing files:\n" + "\n".join(broken)
