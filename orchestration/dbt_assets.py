@@ -93,6 +93,10 @@ def build_dbt_assets(manifest: Path | None = None) -> AssetsDefinition:
             invocation = dbt.cli(dbt_build_args(scope), context=context, raise_on_error=False)
             import_gx_in_background()  # the gates after dbt need it; dbt runs in its own process meanwhile
             yield from invocation.stream()
+        with writer.connection() as con:
+            # the scope steers this build only: the promoted warehouse keeps none, so a one-year run
+            # that changes no data leaves every table as it was
+            write_build_scope(con, None)
         keep_partial_parse(invocation)
         checkpoint("dbt:built")
         if invocation.is_successful():

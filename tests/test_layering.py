@@ -279,7 +279,16 @@ def test_faults_are_inert_until_an_entry_point_arms_them():
     from ingest import faults
     from ingest.settings import Settings
 
-    assert faults._configured is None  # nothing armed at import, whatever the environment says
-    with faults.configured(Settings.from_env({"TRUST_FAULT_AT": "run:created"})):
-        assert faults.armed("run:created") and not faults.armed("dbt:built")
-    assert not faults.armed("run:created")
+    # nothing armed at import, whatever the environment says (a fresh process: in this one an earlier
+    # test may have run the CLI in-process, which arms the hook for the rest of its process)
+    probe = "import ingest.faults as f, sys; sys.exit(0 if f._configured is None and not f.armed('run:created') else 1)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "TRUST_FAULT_AT": "run:created"})
+    assert done.returncode == 0, done.stderr
+    before = faults.configure(None)
+    try:
+        with faults.configured(Settings.from_env({"TRUST_FAULT_AT": "run:created"})):
+            assert faults.armed("run:created") and not faults.armed("dbt:built")
+        assert not faults.armed("run:created")
+    finally:
+        faults.configure(before)
