@@ -44,7 +44,7 @@ test: setup ## run the tests: the fast layer and the end-to-end layer (CI runs t
 test-fast: setup ## the fast layer only: one shared sample build, no further pipeline runs (about 2 minutes)
 	$(PY) -m pytest -m "not e2e and not slow"
 
-test-slow: setup ## the random-kill trials (TRUST_KILL_TRIALS=20 SIGKILLs at random moments of a load, each recovered)
+test-slow: setup ## a SIGKILL at each named fault point, and TRUST_KILL_TRIALS (default 20; CI 3) SIGKILLs at random moments of a load, each recovered
 	$(PY) -m pytest -m slow
 
 ui: setup ## Dagster UI with the runs of `make run`, the sensor and the schedule (http://127.0.0.1:3000); stop: Ctrl-C or `make ui-stop`
