@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ingest.checksums import sha256_file  # noqa: F401 (re-exported)
 from ingest.errors import IngestError, NotAFile, OverLimit
+from ingest.durable import fsync_dir
 from ingest.faults import checkpoint
 from ingest.limits import check_file_size, limit
 from ingest.staging import process_alive
@@ -184,14 +185,6 @@ def _open_regular(path: Path, *, follow: bool) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def take(path: Path, into: Path, *, follow: bool = False) -> Taken:
     """Read `path` once into ``<into>/<sha256>/<name>`` (see the module's text) and return what was
     taken. Raises NotAFile for anything but a regular file of its own (`follow`: a link given on the
@@ -265,7 +258,7 @@ def take(path: Path, into: Path, *, follow: bool = False) -> Taken:
         os.chmod(part, ARCHIVE_FILE_MODE)
         checkpoint("archive:copied")
         os.replace(part, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         if part is not None:
             part.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from ingest.durable import fsync_dir
 from ingest.faults import checkpoint
 
 JOURNAL = ".landing-changes.json"
@@ -57,14 +58,6 @@ def _exchange(a: Path, b: Path) -> bool:
     if err in (errno.ENOSYS, errno.EINVAL, errno.EXDEV, errno.ENOTSUP):
         return False
     raise OSError(err, os.strerror(err), str(a))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _carry_tree(src: Path, dst: Path, skip: set[str]) -> None:
@@ -141,7 +134,7 @@ def change_folder(folder: Path, changes: list[dict], scratch: Path) -> None:
     for change in changes:
         if "place" in change:
             _place(change["place"], new / change["name"])
-    _fsync_dir(new)
+    fsync_dir(new)
     checkpoint("landing:change")
     if exists:
         if not _exchange(new, folder):
@@ -151,7 +144,7 @@ def change_folder(folder: Path, changes: list[dict], scratch: Path) -> None:
     else:
         folder.parent.mkdir(parents=True, exist_ok=True)
         os.rename(new, folder)
-    _fsync_dir(folder.parent)
+    fsync_dir(folder.parent)
     checkpoint("landing:exchanged")
     if new.exists():
         shutil.rmtree(new)  # the old folder

@@ -26,7 +26,7 @@ from pathlib import Path
 from xml.parsers import expat
 
 from ingest.errors import IngestError, OverLimit, printable
-from ingest.readers.xlsx_inspect import _sheet_paths
+from ingest.readers.xlsx_inspect import _sheet_paths, column_letter, column_number
 from ingest.safe_yaml import load_trusted_yaml
 from ingest.settings import CONFIG_DIR
 
@@ -63,21 +63,6 @@ def check_file_size(path, size: int) -> None:
 
 # --- workbooks ------------------------------------------------------------------------------------
 
-def column_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def column_letters(number: int) -> str:
-    out = ""
-    while number:
-        number, rem = divmod(number - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
 @dataclass
 class SheetRange:
     part: str          # the sheet's XML part in the zip
@@ -90,7 +75,7 @@ class SheetRange:
 
     @property
     def corner(self) -> str:
-        return f"{column_letters(self.last_column)}{self.last_row}" if self.cells else "-"
+        return f"{column_letter(self.last_column)}{self.last_row}" if self.cells else "-"
 
 
 class _TooFar(Exception):
@@ -130,13 +115,13 @@ def _scan_sheet(stream, part: str, bound: int, rows: tuple[int | None, str],
             if state["row"] > state["max_row"]:
                 state["max_row"] = state["row"]
             if state["max_col"] > max_columns:
-                raise _TooFar(f"a cell at {column_letters(state['col'])}{state['row']}: its column", state["col"],
+                raise _TooFar(f"a cell at {column_letter(state['col'])}{state['row']}: its column", state["col"],
                               max_columns, columns_name)
             if max_rows is not None and state["max_row"] > max_rows:
-                raise _TooFar(f"a cell at {column_letters(state['col'])}{state['row']}: its row", state["row"],
+                raise _TooFar(f"a cell at {column_letter(state['col'])}{state['row']}: its row", state["row"],
                               max_rows, rows_name)
             if state["max_row"] * state["max_col"] > max_cells:
-                corner = f"{column_letters(state['max_col'])}{state['max_row']}"
+                corner = f"{column_letter(state['max_col'])}{state['max_row']}"
                 raise _TooFar(f"the used range A1:{corner}: its cells", state["max_row"] * state["max_col"],
                               max_cells, "workbook.max_cells")
 
@@ -274,7 +259,7 @@ def check_spss(path, n_variables: int | None, n_cases: int | None) -> None:
 
 
 __all__ = ["limits", "limit", "check_file_size", "check_workbook", "check_csv", "check_spss", "SheetRange",
-           "CsvShape", "column_letters", "column_number"]
+           "CsvShape", "column_letter", "column_number"]
 
 
 def is_xls(path) -> bool:

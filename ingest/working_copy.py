@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.durable import fsync_dir
 from ingest.faults import checkpoint, trace
 
 BUILDING_SUFFIX = ".building"   # the run's working copy (a fixed name: dbt's profile stays stable)
@@ -47,14 +48,6 @@ def clear_leftovers(live: Path) -> list[Path]:
     for p in found:
         p.unlink(missing_ok=True)
     return found
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _checkpointed(path: Path) -> None:
@@ -86,7 +79,7 @@ def promote(work: Path, live: Path) -> None:
         os.fsync(fh.fileno())
     checkpoint("promote:before-replace")
     os.replace(work, live)
-    _fsync_dir(Path(live).parent)
+    fsync_dir(Path(live).parent)
     trace("promote:replaced")
 
 
@@ -116,5 +109,5 @@ def updated_live(live: Path, ddl: str):
     Path(str(tmp) + ".wal").unlink(missing_ok=True)
     checkpoint("audit:before-replace")
     os.replace(tmp, live)
-    _fsync_dir(live.parent)
+    fsync_dir(live.parent)
     trace("audit:replaced")
