@@ -55,6 +55,18 @@ def offline_patch_missing(reports_dir: Path) -> list[str]:
     return missing
 
 
+# where Evidence writes the source queries' data files, and the site it builds (which copies them):
+# neither is emptied by Evidence itself, so files of earlier snapshots would ship beside the current ones
+PREVIOUS_OUTPUTS = (Path(".evidence") / "template" / "static" / "data", Path("build"))
+
+
+def clear_previous_data(reports_dir: Path) -> None:
+    """Remove the data files and the site of earlier builds before a build: a reader who downloads the
+    site gets the current snapshot's files only, never a figure that a later snapshot withholds."""
+    for part in PREVIOUS_OUTPUTS:
+        shutil.rmtree(reports_dir / part, ignore_errors=True)
+
+
 def _run(cmd: list[str], cwd: Path, log, deadline: float) -> int | None:
     """Run cmd in its own process group; None if it was killed at the deadline."""
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -99,6 +111,7 @@ def build_site(snapshot: Path, log_path: Path, reports_dir: Path = REPORTS_DIR, 
     if not Path(snapshot).exists():
         return SiteBuild(False, f"no published snapshot at {snapshot}")
     shutil.copyfile(snapshot, reports_dir / SNAPSHOT_IN_REPORTS)
+    clear_previous_data(reports_dir)
     started = time.monotonic()
     deadline = started + timeout
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,20 @@ def test_evidence_without_the_offline_patch_is_not_started(tmp_path):
     assert time.monotonic() - t0 < 5
 
 
+def test_data_files_of_an_earlier_build_are_removed_before_a_build(tmp_path):
+    """An earlier snapshot's parquet files (with figures a later snapshot withholds) never ship again."""
+    stale = [tmp_path / ".evidence" / "template" / "static" / "data" / "warehouse" / "old" / "old.parquet",
+             tmp_path / "build" / "data" / "warehouse" / "indicator_estimates" / "01118f3c" / "old.parquet"]
+    for f in stale:
+        f.parent.mkdir(parents=True)
+        f.write_bytes(b"PAR1")
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "index.md").write_text("# kept\n")
+    report_site.clear_previous_data(tmp_path)
+    assert not any(f.exists() for f in stale)
+    assert (tmp_path / "pages" / "index.md").exists()
+
+
 def test_a_step_past_its_deadline_is_killed(tmp_path):
     t0 = time.monotonic()
     with (tmp_path / "log.txt").open("w") as log:
