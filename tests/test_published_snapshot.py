@@ -53,3 +53,19 @@ def test_every_published_table_and_column_says_what_it_holds(sample_build):
     published = {(t, c): m for t, c, m in columns}
     assert published[("mart_trust_provision_link", "slope_pp")] == by_column["slope_pp"]
     assert tables["mart_trust_provision_link"].split()[:6] == spec["description"].split()[:6]
+
+
+def test_a_withheld_row_carries_nothing_that_depends_on_its_cell(sample_build):
+    """A withheld estimate row keeps only what is the same for every cell of its wave and measure: its
+    interval method would say whether it is a small cell or one under 10 respondents (an outsider read
+    that from ci_method before it was nulled on withheld rows)."""
+    cell_dependent = ["estimate", "ci_low", "ci_high", "n_band", "n_band_low", "n_band_high", "is_reliable",
+                      "reliability_reason", "needs_review", "review_reason", "ci_method"]
+    with sample_build.snapshot() as con:
+        withheld = con.execute("select count(*) from mart_indicator_estimates where is_suppressed").fetchone()[0]
+        leaks = {c: con.execute(f"select count(*) from mart_indicator_estimates where is_suppressed and {c} is not null")
+                 .fetchone()[0] for c in cell_dependent}
+        reasons = con.execute("select count(distinct suppression_reason) from mart_indicator_estimates "
+                              "where is_suppressed").fetchone()[0]
+    assert withheld > 1000 and reasons == 1
+    assert leaks == dict.fromkeys(cell_dependent, 0)

@@ -81,7 +81,10 @@ select
     p.row_is_suppressed as is_suppressed,
     p.row_reason as suppression_reason,
     p.row_reason_lv as suppression_reason_lv,
-    case when p.ci_basis = 'band'
+    -- a withheld row names no interval method: which method a cell's interval would have used says
+    -- whether it is a small cell (the band-based interval) or a cell under 10 (found from outside)
+    case when p.row_is_suppressed then null
+         when p.ci_basis = 'band'
          then p.ci_method || ', from the published share and the lower end of the respondent band (a small cell)'
          else p.ci_method end as ci_method,
     case p.measure
