@@ -4,6 +4,7 @@ is tests/bad_input_catalogue.yml)."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,19 @@ def test_wave_file_with_another_waves_codebook(con, tmp_path, monkeypatch):
     path = tmp_path / "survey" / "2026" / spec.file_name
     err = rejected(con, lambda c, p: load_survey_wave(c, p, codebook_for_wave(2028)), path)
     assert err.problem == "variables named in codebook wave_2028.yml are not in the file"
+
+
+def test_two_code_lists_beside_a_csv_wave_are_refused_not_one_picked(con, tmp_path):
+    """An old code list left beside the new one (found from outside: the first by name was read, the other
+    ignored without a word)."""
+    spec = next(s for s in WAVES if s.wave == 2024)
+    generate_wave(spec, tmp_path / "survey", np.random.default_rng(3), World())
+    folder = tmp_path / "survey" / "2024"
+    code_list = next(folder.glob("*_kodi.csv"))
+    shutil.copyfile(code_list, folder / "aaa_old_kodi.csv")
+    err = rejected(con, lambda c, p: load_survey_wave(c, p, codebook_for_wave(2024)), folder / spec.file_name)
+    assert "2 files beside it match the code list" in err.problem
+    assert sorted(err.value) == sorted(["aaa_old_kodi.csv", code_list.name])
 
 
 def test_wave_folder_whose_codebook_names_another_wave(tmp_path):

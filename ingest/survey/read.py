@@ -354,6 +354,10 @@ def _from_csv(path: Path, cb: Codebook, code_lists: list[Path] | None = None) ->
         lists = code_lists if code_lists is not None else matching_files(path.parent, pattern)
         if not lists:
             raise IngestError(path, f"code list {pattern!r} named by codebook {cb.path.name} is not beside the file")
+        if len(lists) > 1:  # a wave has one code list: reading one and ignoring another would be a guess
+            raise IngestError(path, f"{len(lists)} files beside it match the code list {pattern!r} of codebook "
+                              f"{cb.path.name}; a wave has one code list: leave only the one that belongs to it",
+                              value=[p.name for p in lists])
         code_path = lists[0]
         check_csv(code_path, max_lines=(limit("csv", "code_list_max_lines"), "csv.code_list_max_lines"))
         crecords, ccomplete = _csv_records(code_path, _decode(code_path, encoding), sep)
