@@ -119,6 +119,9 @@ for (const { key: name, file, width, path: pagePath, actions = [] } of visits) {
 			const box = t.getBoundingClientRect();
 			const scroller = t.closest('.table-container, .scrollbox, [class*="overflow"]') ?? t.parentElement;
 			return {
+				className: String(t.className),
+				// every data cell names its column (what a phone shows beside the value)
+				labelled: [...t.querySelectorAll('td')].every((td) => (td.getAttribute('data-label') ?? '') !== ''),
 				headers: [...t.querySelectorAll('th')].map((th) => (th.textContent || '').trim()),
 				rows: [...t.querySelectorAll('tr')].filter((tr) => tr.querySelector('td')).map((tr) => [...tr.querySelectorAll('td')].map(text)),
 				width: box.width,
@@ -149,7 +152,25 @@ for (const { key: name, file, width, path: pagePath, actions = [] } of visits) {
 			return { text: text(el), scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, left: r.left, right: r.right };
 		});
 		const nav = [...document.querySelectorAll('aside a[href]')].map((a) => ({ href: a.getAttribute('href'), text: text(a) }));
-		const selects = [...document.querySelectorAll('select')].map((el) => ({ testid: el.getAttribute('data-testid'), value: el.value }));
+		// a chooser's text as a reader sees it: a visible native select shows its chosen option on one
+		// line (measured against the select's inner width); a transparent one lies over a wrapping
+		// .shown text, measured as any box
+		const measure = document.createElement('canvas').getContext('2d');
+		const selects = [...document.querySelectorAll('select')].map((el) => {
+			const style = getComputedStyle(el);
+			const shown = el.parentElement?.querySelector('.shown');
+			const r = (shown ?? el).getBoundingClientRect();
+			let fits;
+			if (shown && style.opacity === '0') {
+				fits = shown.scrollWidth <= shown.clientWidth + 1;
+			} else {
+				measure.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+				const inner = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 16;
+				fits = measure.measureText(el.selectedOptions[0]?.text ?? '').width <= inner;
+			}
+			return { testid: el.getAttribute('data-testid'), value: el.value, shownText: shown ? text(shown) : (el.selectedOptions[0]?.text ?? ''),
+			         fits, left: r.left, right: r.right };
+		});
 		return {
 			title: document.title,
 			deltas,
