@@ -303,6 +303,24 @@ def test_a_csv_line_over_the_limit_is_quarantined(con, tmp_path):
     assert audit(con)[0][:3] == ("quarantined", str(path), result["message"])
 
 
+@pytest.mark.parametrize("encode, says", [
+    (lambda text: text.encode("utf-16"), "UTF-16 encoded (it starts with a UTF-16 byte-order mark"),  # Excel "Unicode Text"
+    (lambda text: text.encode("utf-16-be"), "NUL byte at byte 1"),                                       # no mark at all
+    (lambda text: text.encode("utf-32"), "UTF-32 encoded"),
+], ids=["utf16_with_mark", "utf16_without_mark", "utf32"])
+def test_a_wide_encoded_csv_is_refused_saying_its_encoding(con, tmp_path, encode, says):
+    """A firm's export in UTF-16 (by hand here: the sample writer never makes one) read as the
+    codebook's one-byte cp1257 used to fail as "2 fields where 14 were expected"; the message says
+    what the file is."""
+    text = csv_bytes(HEADER, rows_by_rule(40, ["0001000"])).decode("cp1257")
+    path = write_bytes(tmp_path / "landing" / "survey" / "2029" / "dati.csv", encode(text))
+    cb_path = tmp_path / "wave_2029.yml"
+    cb_path.write_text(codebook_yaml(2029, fieldwork=("2029-02-01", "2029-03-31")), encoding="utf-8")
+    err = rejected(con, lambda: load_survey_wave(con, path, load_codebook(cb_path)))
+    assert says in str(err) and "cp1257" in str(err) and str(path) in str(err), str(err)
+    assert "fields" not in str(err)
+
+
 def test_a_sav_whose_header_claims_too_many_variables_is_quarantined(con, tmp_path):
     df = pd.DataFrame({f"v{i}": [1.0, 2.0] for i in range(5001)})
     path = write_sav(tmp_path / "landing" / "survey" / "2029" / "dati.sav", df)

@@ -289,9 +289,28 @@ def _from_excel(path: Path, cb: Codebook) -> RawTable:
     return table
 
 
+# byte-order marks of the wide encodings (Excel's "Unicode Text" saves UTF-16 LE with one); UTF-32's
+# first, as its little-endian mark begins with UTF-16's
+WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+             (b"\xfe\xff", "UTF-16"))
+
+
 def _decode(path: Path, encoding: str) -> str:
     data = path.read_bytes()
     enc = encoding.replace("-", "").replace("_", "").lower()
+    if not enc.startswith(("utf16", "utf32")):
+        # read as a one-byte encoding, a wide file parses into nonsense fields ("2 fields, expected 14"):
+        # say what the file is instead
+        for bom, name in WIDE_BOMS:
+            if data.startswith(bom):
+                raise IngestError(path, f"the file is {name} encoded (it starts with a {name} byte-order mark, as "
+                                  f"Excel's \"Unicode Text\" saves), but its codebook says {encoding}; re-export it "
+                                  f"as CSV in {encoding} (or CSV UTF-8 and correct delivery.encoding)")
+        nul = data.find(b"\x00", 0, 4096)
+        if nul >= 0:
+            raise IngestError(path, f"the file has a NUL byte at byte {nul + 1}: no {encoding} text has one (a UTF-16 "
+                              "file without its byte-order mark? a binary file?); re-export it as CSV",
+                              row=data[:nul].count(b"\n") + 1, row_word="line")
     if enc in ("utf8", "utf8sig"):
         try:
             # a byte-order mark, if any, is not part of the first name; text in NFC (NFD names read the same)
