@@ -119,7 +119,6 @@ for (const { key: name, file, width, path: pagePath, actions = [] } of visits) {
 			const box = t.getBoundingClientRect();
 			const scroller = t.closest('.table-container, .scrollbox, [class*="overflow"]') ?? t.parentElement;
 			return {
-				className: String(t.className),
 				// every data cell names its column (what a phone shows beside the value)
 				labelled: [...t.querySelectorAll('td')].every((td) => (td.getAttribute('data-label') ?? '') !== ''),
 				headers: [...t.querySelectorAll('th')].map((th) => (th.textContent || '').trim()),
